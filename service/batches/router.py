@@ -1,0 +1,104 @@
+"""Batch endpoints: ingest (all upload formats) and read-back."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
+
+from pipelines.signal import display_spectrum
+from service.batches import service
+from service.batches.decode import decode_batch
+from service.batches.storage import read_parquet
+from service.db import utcnow
+from service.deps import RuntimeDep, SessionDep, SettingsDep, StoreDep
+from service.errors import InvalidBatch, PayloadTooLarge
+from service.predictions.schemas import BatchDetailOut, BatchOut, SpectrumOut
+
+router = APIRouter(prefix="/api/v1", tags=["batches"])
+
+TurbineId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.\-]{1,64}$", description="e.g. WT-001")]
+KEY_CHARS = frozenset(map(chr, range(0x21, 0x7F)))
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it exceeds ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"body of {declared} bytes exceeds the limit of {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post(
+    "/turbines/{turbine_id}/batches", status_code=201, response_model=BatchOut,
+    summary="Upload one sensor snapshot (JSON, Arrow IPC stream, Parquet or .npy)",
+    responses={200: {"description": "Idempotent replay of an earlier post"}, 409: {}, 413: {},
+               415: {}, 422: {}},
+)
+async def post_batch(
+    request: Request, response: Response, turbine_id: TurbineId, settings: SettingsDep,
+    store: StoreDep, runtime: RuntimeDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> BatchOut:
+    if idempotency_key is not None and not (
+        0 < len(idempotency_key) <= 128 and set(idempotency_key) <= KEY_CHARS
+    ):
+        raise InvalidBatch("Idempotency-Key must be 1-128 printable ASCII characters")
+    body = await read_body(request, settings.max_body_bytes)
+    content_type = request.headers.get("content-type")
+    state = request.app.state
+
+    def work() -> BatchOut:
+        decoded = decode_batch(
+            body, content_type, dict(request.query_params),
+            max_sample_rate_hz=settings.max_sample_rate_hz,
+            max_future_skew_s=settings.max_future_skew_s, now=utcnow(),
+        )
+        with state.session_factory() as session:
+            result = service.ingest(
+                session=session, settings=settings, store=store, runtime=runtime,
+                turbine_name=turbine_id, decoded=decoded,
+                content_type=(content_type or "").split(";")[0].strip().lower(),
+                body_sha256=hashlib.sha256(body).hexdigest(), idempotency_key=idempotency_key,
+                cpu_slots=state.cpu_slots,
+            )
+            if result.replayed:
+                response.status_code = 200
+                response.headers["Idempotent-Replayed"] = "true"
+            return service.batch_out(session=session, batch=result.batch,
+                                     prediction=result.prediction, turbine=result.turbine)
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/batches/{batch_id}", response_model=BatchDetailOut)
+def get_batch(batch_id: int, session: SessionDep, store: StoreDep,
+              n_points: int = 512) -> BatchDetailOut:
+    """A stored batch: metadata, indicators, prediction and a display-sized spectrum."""
+    batch, prediction, turbine = service.get_batch(session=session, batch_id=batch_id)
+    out = service.batch_out(session=session, batch=batch, prediction=prediction, turbine=turbine)
+    x, names, _ = read_parquet(store.path(batch.raw_uri))
+    freqs, amp = display_spectrum(x, batch.sample_rate_hz, n_points=min(max(n_points, 16), 4096))
+    spectrum = SpectrumOut(
+        freqs_hz=freqs.round(3).tolist(),
+        amplitude={n: amp[i].tolist() for i, n in enumerate(names)}, unit=batch.unit,
+    )
+    return BatchDetailOut(**out.model_dump(), spectrum=spectrum)
+
+
+@router.get("/batches/{batch_id}/raw", response_class=FileResponse)
+def get_raw(batch_id: int, session: SessionDep, store: StoreDep) -> FileResponse:
+    """The stored raw samples as Parquet (one float32 column per channel)."""
+    batch, _, _ = service.get_batch(session=session, batch_id=batch_id)
+    return FileResponse(store.path(batch.raw_uri), media_type="application/vnd.apache.parquet",
+                        headers={"X-Content-SHA256": batch.raw_sha256},
+                        filename=f"batch-{batch.id}.parquet")

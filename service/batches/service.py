@@ -1,0 +1,228 @@
+"""Ingest: a decoded snapshot becomes raw file + batch + indicators + prediction, atomically.
+
+Order matters. Everything that can reject the batch (validation, analysis) runs before anything
+is written; the raw file is written next, then the rows in one transaction. If the transaction
+fails the file is deleted, so a failure leaves neither rows nor an orphan file behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from pipelines.features import InputSpec
+from pipelines.ingest import SnapshotAnalysis, analyse_snapshot, validate_snapshot
+from service.batches.decode import DecodedBatch
+from service.batches.storage import RawStore
+from service.batches.tables import Batch, Indicator
+from service.db import utcnow
+from service.errors import Conflict, InvalidBatch, NotFound
+from service.predictions.tables import Prediction
+from service.registry.runtime import ServedModel
+from service.turbines import service as turbines
+from service.turbines.tables import Turbine
+
+G = 9.80665
+UNIT_TO_M_S2 = {"g": G, "m/s2": 1.0}
+
+
+@dataclass
+class IngestResult:
+    batch: Batch
+    prediction: Prediction
+    turbine: Turbine
+    replayed: bool
+
+
+def find_replay(
+    *, session: Session, turbine_name: str, idempotency_key: str, body_sha256: str
+) -> IngestResult | None:
+    """The stored result of an earlier post with this key, or None; 409 if the body differs."""
+    row = session.execute(
+        select(Batch, Turbine)
+        .join(Turbine, Turbine.id == Batch.turbine_id)
+        .where(Turbine.name == turbine_name, Batch.idempotency_key == idempotency_key)
+    ).first()
+    if row is None:
+        return None
+    batch, turbine = row
+    if batch.body_sha256 != body_sha256:
+        raise Conflict(
+            f"Idempotency-Key {idempotency_key!r} was already used for a different body "
+            f"(batch {batch.id})"
+        )
+    prediction = session.scalar(select(Prediction).where(Prediction.batch_id == batch.id))
+    return IngestResult(batch, prediction, turbine, replayed=True)
+
+
+def analyse(decoded: DecodedBatch, model: ServedModel, max_fs_hz: float) -> SnapshotAnalysis:
+    """Model-specific validation then the CPU work; raises InvalidBatch (422) on bad content."""
+    spec = InputSpec.from_dict(model.classifier.input_spec_dict)
+    fs = decoded.meta.sample_rate_hz
+    try:
+        validate_snapshot(decoded.samples, fs, spec, max_fs_hz=max_fs_hz)
+    except ValueError as exc:
+        raise InvalidBatch(str(exc)) from exc
+    return analyse_snapshot(
+        decoded.samples, fs, model.classifier,
+        accel_to_m_s2=UNIT_TO_M_S2[decoded.meta.unit], channel_names=decoded.channel_names,
+    )
+
+
+def store_batch(
+    *, session: Session, store: RawStore, turbine_name: str, auto_register: bool,
+    decoded: DecodedBatch, analysis: SnapshotAnalysis, model: ServedModel, content_type: str,
+    body_sha256: str, idempotency_key: str | None, label: str | None = None,
+    label_source: str | None = None,
+) -> IngestResult:
+    """Write the raw file and all rows in one transaction (commit included)."""
+    meta = decoded.meta
+    turbine = turbines.get_or_create_turbine(
+        session=session, name=turbine_name, auto_register=auto_register
+    )
+    sensor = turbines.get_or_create_sensor(session=session, turbine=turbine, name=meta.sensor)
+    uri, sha, nbytes = store.write(
+        turbine_name, meta.recorded_at, decoded.samples, decoded.channel_names,
+        {"turbine": turbine_name, "sensor": meta.sensor, "sample_rate_hz": repr(meta.sample_rate_hz),
+         "recorded_at": meta.recorded_at.isoformat(), "unit": meta.unit,
+         "rpm": "" if meta.rpm is None else repr(meta.rpm)},
+    )
+    try:
+        result = _insert_rows(
+            session, turbine, sensor.id, uri, sha, nbytes, decoded, analysis, model,
+            content_type, body_sha256, idempotency_key, label, label_source,
+        )
+        session.commit()
+        return result
+    except IntegrityError:
+        session.rollback()
+        store.delete(uri)
+        if idempotency_key is not None:  # a concurrent retry with the same key won the race
+            replay = find_replay(session=session, turbine_name=turbine_name,
+                                 idempotency_key=idempotency_key, body_sha256=body_sha256)
+            if replay is not None:
+                return replay
+        raise
+    except BaseException:
+        session.rollback()
+        store.delete(uri)
+        raise
+
+
+def _insert_rows(session, turbine, sensor_id, uri, sha, nbytes, decoded, analysis, model,  # noqa: ANN001, PLR0913
+                 content_type, body_sha256, idempotency_key, label, label_source) -> IngestResult:
+    meta, names = decoded.meta, decoded.channel_names
+    batch = Batch(
+        turbine_id=turbine.id, sensor_id=sensor_id, recorded_at=meta.recorded_at,
+        sample_rate_hz=meta.sample_rate_hz, n_channels=len(names),
+        n_samples=int(decoded.samples.shape[1]), channel_names=names, rpm=meta.rpm,
+        unit=meta.unit, content_type=content_type, raw_uri=uri, raw_sha256=sha, raw_bytes=nbytes,
+        body_sha256=body_sha256, idempotency_key=idempotency_key, label=label,
+        label_source=label_source,
+    )
+    ind = analysis.indicators
+    batch.indicators = [
+        Indicator(channel=name, **{k: float(ind[k][i]) for k in INDICATOR_KEYS})
+        for i, name in enumerate(names)
+    ]
+    session.add(batch)
+    session.flush()
+    classes = model.classifier.classes
+    prediction = Prediction(
+        batch_id=batch.id, turbine_id=turbine.id, sensor_id=sensor_id,
+        recorded_at=meta.recorded_at, model_version_id=model.version_id, label=analysis.label,
+        score=float(analysis.score),
+        probabilities={c: float(p) for c, p in zip(classes, analysis.probabilities, strict=True)},
+        per_channel={
+            name: {c: float(p) for c, p in zip(classes, row, strict=True)}
+            for name, row in zip(names, analysis.per_channel_probabilities, strict=True)
+        },
+        n_windows=int(analysis.n_windows),
+    )
+    session.add(prediction)
+    session.flush()
+    # Move the turbine's "latest" pointer only forward in recorded time: late-arriving old
+    # snapshots must not hide a newer verdict. A conditional UPDATE is race-free on both dialects.
+    session.execute(
+        update(Turbine)
+        .where(Turbine.id == turbine.id)
+        .where(or_(Turbine.last_recorded_at.is_(None), Turbine.last_recorded_at <= meta.recorded_at))
+        .values(latest_prediction_id=prediction.id, last_recorded_at=meta.recorded_at)
+    )
+    session.execute(update(Turbine).where(Turbine.id == turbine.id).values(last_received_at=utcnow()))
+    return IngestResult(batch, prediction, turbine, replayed=False)
+
+
+INDICATOR_KEYS = ("rms_accel_m_s2", "rms_velocity_mm_s", "peak_accel_m_s2", "crest_factor", "kurtosis")
+
+
+def get_batch(*, session: Session, batch_id: int) -> tuple[Batch, Prediction | None, Turbine]:
+    row = session.execute(
+        select(Batch, Turbine).join(Turbine, Turbine.id == Batch.turbine_id).where(Batch.id == batch_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"batch {batch_id} not found")
+    prediction = session.scalar(select(Prediction).where(Prediction.batch_id == batch_id))
+    return row[0], prediction, row[1]
+
+
+def ingest(
+    *, session: Session, settings, store: RawStore, runtime, turbine_name: str,  # noqa: ANN001
+    decoded: DecodedBatch, content_type: str, body_sha256: str, idempotency_key: str | None,
+    cpu_slots, label: str | None = None, label_source: str | None = None,  # noqa: ANN001
+) -> IngestResult:
+    """The whole ingest of one decoded batch (sync; runs in a worker thread)."""
+    if idempotency_key is not None:
+        replay = find_replay(session=session, turbine_name=turbine_name,
+                             idempotency_key=idempotency_key, body_sha256=body_sha256)
+        if replay is not None:
+            return replay
+    if not settings.auto_register_turbines:
+        turbines.get_turbine(session=session, name=turbine_name)  # 404 before any CPU work
+    model = runtime.production(session=session)
+    session.rollback()  # end the read transaction: no lock is held during the CPU work
+    with cpu_slots:  # one analysis per worker at a time: torch threads are sized for that
+        analysis = analyse(decoded, model, settings.max_sample_rate_hz)
+    return store_batch(
+        session=session, store=store, turbine_name=turbine_name,
+        auto_register=settings.auto_register_turbines, decoded=decoded, analysis=analysis,
+        model=model, content_type=content_type, body_sha256=body_sha256,
+        idempotency_key=idempotency_key, label=label, label_source=label_source,
+    )
+
+
+def batch_out(*, session: Session, batch: Batch, prediction: Prediction | None, turbine: Turbine):  # noqa: ANN201
+    """The JSON shape of a stored batch (also the ingest response)."""
+    from service.predictions.schemas import BatchOut, IndicatorsOut, RawOut
+    from service.predictions.service import API, prediction_out
+    from service.registry.tables import ModelVersion
+    from service.turbines.tables import Sensor
+
+    sensor = session.get(Sensor, batch.sensor_id)
+    pred = None
+    if prediction is not None:
+        mv = session.get(ModelVersion, prediction.model_version_id)
+        pred = prediction_out(prediction, turbine.name, sensor.name, mv.name)
+    return BatchOut(
+        batch_id=batch.id, turbine_id=turbine.name, sensor=sensor.name,
+        recorded_at=batch.recorded_at, received_at=batch.received_at,
+        sample_rate_hz=batch.sample_rate_hz, rpm=batch.rpm, unit=batch.unit,
+        n_channels=batch.n_channels, n_samples=batch.n_samples, channels=batch.channel_names,
+        content_type=batch.content_type, label=batch.label,
+        raw=RawOut(uri=batch.raw_uri, sha256=batch.raw_sha256, bytes=batch.raw_bytes),
+        indicators={
+            i.channel: IndicatorsOut(**{k: getattr(i, k) for k in INDICATOR_KEYS})
+            for i in batch.indicators
+        },
+        prediction=pred,
+        links={
+            "self": f"{API}/batches/{batch.id}",
+            "raw": f"{API}/batches/{batch.id}/raw",
+            "turbine": f"{API}/turbines/{turbine.name}",
+            **({"prediction": f"{API}/predictions/{prediction.id}",
+                "saliency": f"{API}/predictions/{prediction.id}/saliency"} if prediction else {}),
+        },
+    )

@@ -1,0 +1,47 @@
+"""Prediction endpoints: one verdict and its saliency map."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+
+from pipelines.explain import input_gradient_map
+from service.batches.storage import read_parquet
+from service.batches.tables import Batch
+from service.deps import RuntimeDep, SessionDep, StoreDep
+from service.predictions import service
+from service.predictions.schemas import ModelRef, PredictionOut, SaliencyOut
+
+router = APIRouter(prefix="/api/v1/predictions", tags=["predictions"])
+
+
+@router.get("/{prediction_id}", response_model=PredictionOut)
+def get_prediction(prediction_id: int, session: SessionDep) -> PredictionOut:
+    return service.get_prediction(session=session, prediction_id=prediction_id)
+
+
+@router.get("/{prediction_id}/saliency", response_model=SaliencyOut)
+async def get_saliency(
+    prediction_id: int, session: SessionDep, store: StoreDep, runtime: RuntimeDep
+) -> SaliencyOut:
+    """Input-gradient attribution of the predicted class, by the model version that made it:
+    over frequency (Hz) for a 1-D spectrum model, over frequency x time for a 2-D model."""
+
+    def work() -> SaliencyOut:
+        p = service.get_prediction_row(session=session, prediction_id=prediction_id)
+        batch = session.get(Batch, p.batch_id)
+        served = runtime.by_id(session=session, version_id=p.model_version_id)
+        clf = served.classifier
+        x, _, _ = read_parquet(store.path(batch.raw_uri))
+        target = clf.classes.index(p.label)
+        smap = input_gradient_map(x, batch.sample_rate_hz, clf, target)
+        return SaliencyOut(
+            prediction_id=p.id, model_version=ModelRef(id=served.version_id, name=served.name),
+            architecture=clf.architecture, method=smap.method, target_class=p.label,
+            freqs_hz=smap.freqs_hz.round(3).tolist(),
+            times_s=None if smap.times_s is None else smap.times_s.round(5).tolist(),
+            attribution=smap.attribution.tolist(),
+            top_frequencies_hz=smap.top_frequencies_hz().round(2).tolist(),
+        )
+
+    return await run_in_threadpool(work)

@@ -1,0 +1,97 @@
+"""Reading predictions back: one, a turbine's history (keyset-paged), and their JSON shape."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from service.errors import InvalidBatch, NotFound
+from service.predictions.schemas import ModelRef, PredictionOut
+from service.predictions.tables import Prediction
+from service.registry.tables import ModelVersion
+from service.turbines.tables import Sensor, Turbine
+
+API = "/api/v1"
+
+
+def prediction_out(p: Prediction, turbine: str, sensor: str, model_name: str) -> PredictionOut:
+    return PredictionOut(
+        id=p.id, batch_id=p.batch_id, turbine_id=turbine, sensor=sensor,
+        recorded_at=p.recorded_at, created_at=p.created_at, label=p.label, score=p.score,
+        probabilities=p.probabilities, per_channel=p.per_channel, n_windows=p.n_windows,
+        model_version=ModelRef(id=p.model_version_id, name=model_name),
+        links={
+            "self": f"{API}/predictions/{p.id}",
+            "batch": f"{API}/batches/{p.batch_id}",
+            "saliency": f"{API}/predictions/{p.id}/saliency",
+            "turbine": f"{API}/turbines/{turbine}",
+        },
+    )
+
+
+def _joined():
+    return (
+        select(Prediction, Turbine.name, Sensor.name, ModelVersion.name)
+        .join(Turbine, Turbine.id == Prediction.turbine_id)
+        .join(Sensor, Sensor.id == Prediction.sensor_id)
+        .join(ModelVersion, ModelVersion.id == Prediction.model_version_id)
+    )
+
+
+def get_prediction(*, session: Session, prediction_id: int) -> PredictionOut:
+    row = session.execute(_joined().where(Prediction.id == prediction_id)).first()
+    if row is None:
+        raise NotFound(f"prediction {prediction_id} not found")
+    return prediction_out(*row)
+
+
+def get_prediction_row(*, session: Session, prediction_id: int) -> Prediction:
+    p = session.get(Prediction, prediction_id)
+    if p is None:
+        raise NotFound(f"prediction {prediction_id} not found")
+    return p
+
+
+def encode_cursor(recorded_at: datetime, pid: int) -> str:
+    return base64.urlsafe_b64encode(f"{recorded_at.isoformat()}|{pid}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        ts, pid = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(ts), int(pid)
+    except Exception as exc:  # noqa: BLE001 - any garbage is the client's error
+        raise InvalidBatch(f"invalid cursor {cursor!r}") from exc
+
+
+def list_predictions(
+    *, session: Session, turbine_id: int, start: datetime | None = None,
+    end: datetime | None = None, sensor_id: int | None = None, limit: int = 100,
+    cursor: str | None = None,
+) -> tuple[list[PredictionOut], str | None]:
+    """Newest first within [start, end); keyset paging on (recorded_at, id) uses the
+    ``ix_predictions_turbine_recorded`` index all the way, however deep the page."""
+    stmt = _joined().where(Prediction.turbine_id == turbine_id)
+    if start is not None:
+        stmt = stmt.where(Prediction.recorded_at >= start)
+    if end is not None:
+        stmt = stmt.where(Prediction.recorded_at < end)
+    if sensor_id is not None:
+        stmt = stmt.where(Prediction.sensor_id == sensor_id)
+    if cursor:
+        ts, pid = decode_cursor(cursor)
+        stmt = stmt.where(
+            or_(Prediction.recorded_at < ts, and_(Prediction.recorded_at == ts, Prediction.id < pid))
+        )
+    rows = session.execute(
+        stmt.order_by(Prediction.recorded_at.desc(), Prediction.id.desc()).limit(limit + 1)
+    ).all()
+    items = [prediction_out(*r) for r in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1][0]
+        next_cursor = encode_cursor(last.recorded_at, last.id)
+    return items, next_cursor

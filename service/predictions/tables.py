@@ -1,0 +1,37 @@
+"""Classifier verdicts, one per batch, each tied to the model version that made it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.db import Base, utcnow
+from service.types import JSONType
+
+
+class Prediction(Base):
+    __tablename__ = "predictions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(
+        ForeignKey("batches.id", ondelete="CASCADE"), unique=True
+    )
+    # turbine/sensor/recorded_at are copied from the batch so that "a turbine's predictions in
+    # a time range" is a single index range scan without a join.
+    turbine_id: Mapped[int] = mapped_column(ForeignKey("turbines.id", ondelete="CASCADE"))
+    sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id", ondelete="CASCADE"))
+    recorded_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    label: Mapped[str] = mapped_column(String(32))
+    score: Mapped[float]  # probability of "any fault" (1 - p(normal))
+    probabilities: Mapped[dict[str, float]] = mapped_column(JSONType)
+    per_channel: Mapped[dict[str, dict[str, float]]] = mapped_column(JSONType)
+    n_windows: Mapped[int]
+
+    __table_args__ = (
+        Index("ix_predictions_turbine_recorded", "turbine_id", "recorded_at", "id"),
+        Index("ix_predictions_sensor_recorded", "sensor_id", "recorded_at"),
+    )

@@ -1,0 +1,34 @@
+"""Model registry endpoints."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from service.deps import RuntimeDep, SessionDep
+from service.registry import service
+from service.registry.schemas import ModelVersionOut, PromoteIn
+
+router = APIRouter(prefix="/api/v1/models", tags=["models"])
+
+
+@router.get("", response_model=list[ModelVersionOut])
+def list_models(session: SessionDep) -> list[ModelVersionOut]:
+    return [ModelVersionOut.model_validate(v) for v in service.list_versions(session=session)]
+
+
+@router.get("/{version_id}", response_model=ModelVersionOut)
+def get_model(version_id: int, session: SessionDep) -> ModelVersionOut:
+    return ModelVersionOut.model_validate(service.get_version(session=session, version_id=version_id))
+
+
+@router.post("/{version_id}/promote", response_model=ModelVersionOut)
+def promote_model(version_id: int, body: PromoteIn, session: SessionDep, runtime: RuntimeDep,
+                  request: Request) -> ModelVersionOut:
+    """Make a version the production model; every worker switches within ``model_refresh_s``."""
+    version = service.get_version(session=session, version_id=version_id)
+    runtime.load(version)  # fail here (bad artifact) rather than in the next ingest
+    version = service.promote(session=session, version_id=version_id, by=body.by,
+                              reason=body.reason)
+    session.commit()
+    runtime.invalidate()
+    return ModelVersionOut.model_validate(version)

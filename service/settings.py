@@ -1,0 +1,96 @@
+"""Runtime settings: every knob is an environment variable with the ``WINDWATCH_`` prefix.
+
+The embedded default (no variables set) is a SQLite file and raw data under ``./var``, the
+bundled model, and ``../shared/datasets`` as the location of the real recordings.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_MODEL_DIR = REPO_ROOT / "models" / "bundled"
+
+
+class Settings(BaseSettings):
+    """Windwatch configuration (env prefix ``WINDWATCH_``, optional ``.env`` file)."""
+
+    model_config = SettingsConfigDict(env_prefix="WINDWATCH_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///./var/windwatch.db",
+        description="SQLAlchemy URL; postgresql+psycopg://user@host:5432/db in production.",
+    )
+    data_root: Path = Field(
+        default=Path("./var"),
+        description="Local storage: raw samples under raw/, model artifacts under models/.",
+    )
+    datasets_dir: Path = Field(
+        default=Path("../shared/datasets"), description="Real recordings (CWRU, wind turbine)."
+    )
+    model_path: Path | None = Field(
+        default=None,
+        description="Checkpoint (.json metadata beside .safetensors) used when the registry has "
+        "no production model; default: the bundled model.",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = Field(default=1, ge=1, description="uvicorn worker processes.")
+    torch_threads: int | None = Field(
+        default=None, description="Threads per worker; default cores // workers (never oversubscribe)."
+    )
+    max_body_bytes: int = Field(default=64 * 1024 * 1024, gt=0, description="413 above this.")
+    auto_register_turbines: bool = Field(
+        default=True, description="Register unknown turbines on first post; off: 404."
+    )
+    max_future_skew_s: float = Field(
+        default=300.0, ge=0, description="Reject recorded_at further than this in the future."
+    )
+    max_sample_rate_hz: float = 1_000_000.0
+    default_accel_unit: Literal["g", "m/s2"] = "g"
+    log_level: str = "INFO"
+    log_json: bool = False
+    model_refresh_s: float = Field(
+        default=2.0, ge=0, description="How often a worker checks the registry for a new "
+        "production model (hot switch without restart).",
+    )
+    demo_fleet: bool = Field(default=False, description="Seed a simulated demo fleet at start-up.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_pg_driver(cls, v: str) -> str:
+        # Users paste postgres:// or postgresql:// URLs; we ship psycopg 3, not psycopg2.
+        for prefix in ("postgres://", "postgresql://"):
+            if v.startswith(prefix):
+                return "postgresql+psycopg://" + v[len(prefix) :]
+        return v
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.data_root / "raw"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.data_root / "models"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def effective_torch_threads(self) -> int:
+        """Torch intra-op threads for one worker: cores split evenly across workers."""
+        if self.torch_threads:
+            return self.torch_threads
+        return max(1, (os.cpu_count() or 1) // self.workers)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

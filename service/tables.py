@@ -1,0 +1,9 @@
+"""Imports every feature's tables so that ``Base.metadata`` is complete (Alembic, tests)."""
+
+from service.batches.tables import Batch, Indicator
+from service.db import Base
+from service.predictions.tables import Prediction
+from service.registry.tables import ModelVersion
+from service.turbines.tables import Sensor, Turbine
+
+__all__ = ["Base", "Batch", "Indicator", "ModelVersion", "Prediction", "Sensor", "Turbine"]

@@ -1,0 +1,32 @@
+"""Turbine responses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from service.predictions.schemas import PredictionOut
+
+
+class SensorOut(BaseModel):
+    name: str
+    component: str | None
+
+
+class TurbineOut(BaseModel):
+    turbine_id: str
+    site: str | None
+    created_at: datetime
+    last_recorded_at: datetime | None
+    last_received_at: datetime | None
+    sensors: list[SensorOut]
+    latest_prediction: PredictionOut | None
+    links: dict[str, str]
+
+
+class TurbinePage(BaseModel):
+    items: list[TurbineOut]
+    total: int
+    limit: int
+    offset: int

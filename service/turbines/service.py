@@ -1,0 +1,83 @@
+"""Turbine and sensor lookups, registration, and the fleet listing."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from service.errors import NotFound
+from service.turbines.tables import Sensor, Turbine
+
+
+def get_turbine(*, session: Session, name: str) -> Turbine:
+    turbine = session.scalar(select(Turbine).where(Turbine.name == name))
+    if turbine is None:
+        raise NotFound(f"turbine {name!r} not found")
+    return turbine
+
+
+def _get_or_create(session: Session, model, where, **values):  # noqa: ANN001
+    """Race-safe get-or-create: a concurrent insert of the same key loses to the savepoint."""
+    row = session.scalar(select(model).where(*where))
+    if row is not None:
+        return row
+    try:
+        with session.begin_nested():
+            row = model(**values)
+            session.add(row)
+    except IntegrityError:
+        row = session.scalar(select(model).where(*where))
+    return row
+
+
+def get_or_create_turbine(
+    *, session: Session, name: str, auto_register: bool, site: str | None = None
+) -> Turbine:
+    """The turbine called ``name``; registered on first sight when ``auto_register``."""
+    if not auto_register:
+        return get_turbine(session=session, name=name)
+    return _get_or_create(session, Turbine, [Turbine.name == name], name=name, site=site)
+
+
+def get_or_create_sensor(
+    *, session: Session, turbine: Turbine, name: str, component: str | None = None
+) -> Sensor:
+    return _get_or_create(
+        session, Sensor, [Sensor.turbine_id == turbine.id, Sensor.name == name],
+        turbine_id=turbine.id, name=name, component=component,
+    )
+
+
+def list_turbines(
+    *, session: Session, q: str | None = None, site: str | None = None, limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[Turbine], int]:
+    """A page of turbines ordered by name, with the total count for the filter."""
+    stmt = select(Turbine)
+    if q:
+        like = f"%{q}%"
+        stmt = stmt.where(or_(Turbine.name.ilike(like), Turbine.site.ilike(like)))
+    if site:
+        stmt = stmt.where(Turbine.site == site)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(stmt.order_by(Turbine.name).limit(limit).offset(offset))
+    return list(rows), total
+
+
+def turbine_out(*, session: Session, turbine: Turbine):  # noqa: ANN201
+    """A turbine with its sensors and newest verdict (one indexed lookup via the pointer)."""
+    from service.predictions.service import API, get_prediction
+    from service.turbines.schemas import SensorOut, TurbineOut
+
+    latest = None
+    if turbine.latest_prediction_id is not None:
+        latest = get_prediction(session=session, prediction_id=turbine.latest_prediction_id)
+    return TurbineOut(
+        turbine_id=turbine.name, site=turbine.site, created_at=turbine.created_at,
+        last_recorded_at=turbine.last_recorded_at, last_received_at=turbine.last_received_at,
+        sensors=[SensorOut(name=s.name, component=s.component) for s in turbine.sensors],
+        latest_prediction=latest,
+        links={"self": f"{API}/turbines/{turbine.name}",
+               "predictions": f"{API}/turbines/{turbine.name}/predictions"},
+    )

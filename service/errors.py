@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 
 
 class WindwatchError(Exception):
@@ -50,5 +50,5 @@ def install_handlers(app: FastAPI) -> None:
     """Map domain errors to JSON responses with a ``detail`` naming the problem."""
 
     @app.exception_handler(WindwatchError)
-    async def _handle(_: Request, exc: WindwatchError) -> ORJSONResponse:
-        return ORJSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+    async def _handle(_: Request, exc: WindwatchError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)

@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 import structlog
 import torch
 from fastapi import FastAPI, Request
-from fastapi.responses import ORJSONResponse
 from sqlalchemy import text
 
 from service.batches.router import router as batches_router
@@ -46,7 +45,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="Windwatch", version="0.1.0", lifespan=lifespan,
         description="Vibration condition monitoring for wind turbines.",
-        default_response_class=ORJSONResponse,
     )
     engine = get_engine(settings.database_url)
     app.state.settings = settings

@@ -9,8 +9,6 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
-
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -53,14 +51,17 @@ class Settings(BaseSettings):
         default=300.0, ge=0, description="Reject recorded_at further than this in the future."
     )
     max_sample_rate_hz: float = 1_000_000.0
-    default_accel_unit: Literal["g", "m/s2"] = "g"
     log_level: str = "INFO"
     log_json: bool = False
     model_refresh_s: float = Field(
         default=2.0, ge=0, description="How often a worker checks the registry for a new "
         "production model (hot switch without restart).",
     )
-    demo_fleet: bool = Field(default=False, description="Seed a simulated demo fleet at start-up.")
+    demo_fleet: bool = Field(
+        default=False, description="`serve` also runs a simulated gateway feeding a demo fleet."
+    )
+    demo_turbines: int = Field(default=8, ge=1, le=1000)
+    demo_interval_s: float = Field(default=60.0, gt=0, description="Demo feed cadence.")
 
     @field_validator("database_url")
     @classmethod

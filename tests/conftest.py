@@ -70,7 +70,8 @@ def base_settings(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Set
     """Settings of a migrated, seeded database (bundled models registered) for one backend."""
     root = tmp_path_factory.mktemp(f"data-{backend}")
     url = backend_url(backend, root, "api")
-    settings = Settings(database_url=url, data_root=root, datasets_dir=DATASETS, model_refresh_s=0)
+    settings = Settings(database_url=url, data_root=root, datasets_dir=DATASETS, model_refresh_s=0,
+                        log_level="WARNING")
     migrate_and_seed(settings)
     return settings
 

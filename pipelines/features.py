@@ -151,11 +151,42 @@ def log_spectrogram_inputs(frames: np.ndarray, spec: InputSpec) -> np.ndarray:
     return _standardise(z, (1, 2)).unsqueeze(1).numpy()
 
 
+def _segment_windows(x: np.ndarray, fs_hz: float, spec: InputSpec) -> np.ndarray | None:
+    """Inference fast path: resample only the stretches that the windows use.
+
+    Windows start at multiples of ``down`` native samples, so each maps to an exact output
+    sample; a margin longer than the anti-aliasing filter's half-length on both sides makes the
+    result equal to resampling the whole record (to float rounding). Returns (C, W, L) or None
+    when the record is too short for the margins (then the caller resamples it whole).
+    """
+    up, down = resample_ratio(fs_hz, spec.fs_hz)
+    half = 10 * max(up, down) / up  # resample_poly's default filter half-length, native samples
+    margin = int(np.ceil((half + 2) / down)) * down
+    seg_out = spec.window_len
+    seg_in = int(np.ceil(seg_out * down / up / down)) * down + 2 * margin
+    n = x.shape[-1]
+    last = (n - seg_in) // down  # last start, in units of ``down``
+    if last < 0:
+        return None
+    k = min(spec.max_windows, max(1, (n - 2 * margin) // (seg_out * down // up) or 1))
+    starts = np.linspace(0, last, k).round().astype(np.int64) * down
+    segs = x[:, starts[:, None] + np.arange(seg_in)[None, :]]  # (C, W, seg_in)
+    out = scipy.signal.resample_poly(segs.astype(np.float32), up, down, axis=-1)
+    j0 = margin * up // down
+    return np.ascontiguousarray(out[..., j0 : j0 + seg_out], dtype=np.float32)
+
+
 def windows_at_model_rate(
     x: np.ndarray, fs_hz: float, spec: InputSpec, stride: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(C, N) native-rate signal -> (C * W, window_len) windows at ``spec.fs_hz`` + channel index."""
-    xr = resample(np.atleast_2d(x), fs_hz, spec.fs_hz)
+    x = np.atleast_2d(x)
+    if stride is None:
+        frames = _segment_windows(x, fs_hz, spec)
+        if frames is not None:
+            ch = np.repeat(np.arange(x.shape[0]), frames.shape[1])
+            return frames.reshape(-1, spec.window_len), ch
+    xr = resample(x, fs_hz, spec.fs_hz)
     starts = window_starts(xr.shape[-1], spec.window_len, spec.max_windows, stride)
     if starts.size == 0:
         raise ValueError(

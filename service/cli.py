@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from service.settings import BUNDLED_MODEL_DIR, get_settings
+from service.settings import get_settings
 
 app = typer.Typer(help="Windwatch: vibration condition monitoring for wind turbines.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -42,6 +42,11 @@ def serve(
     workers = workers or settings.workers
     # Workers are separate processes that read settings from the environment: pass ours on.
     os.environ["WINDWATCH_WORKERS"] = str(workers)
+    if settings.demo_fleet:
+        from service.demo import start_demo_feed
+
+        start_demo_feed(settings.model_copy(update={"host": host or settings.host,
+                                                    "port": port or settings.port}))
     uvicorn.run("service.main:create_app", factory=True, host=host or settings.host,
                 port=port or settings.port, workers=workers, log_level="warning",
                 access_log=False)
@@ -142,6 +147,18 @@ def models_promote(version_id: int, reason: Annotated[str, typer.Option()] = "",
         typer.echo(f"model version {v.id} ({v.name}) is now in production")
 
 
+@models_app.command("rollback")
+def models_rollback(reason: Annotated[str, typer.Option()] = "rollback",
+                    by: Annotated[str, typer.Option()] = "cli") -> None:
+    """Put the previous production model back."""
+    from service.registry.service import rollback
+
+    with _session() as s:
+        v = rollback(session=s, by=by, reason=reason)
+        s.commit()
+        typer.echo(f"rolled back: model version {v.id} ({v.name}) is in production again")
+
+
 @models_app.command("register")
 def models_register(json_path: Path) -> None:
     """Register a checkpoint (its .json metadata; weights beside it) as a candidate."""
@@ -152,5 +169,3 @@ def models_register(json_path: Path) -> None:
         s.commit()
         typer.echo(f"model version {v.id} ({v.name}, {v.status})")
 
-
-del BUNDLED_MODEL_DIR

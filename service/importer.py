@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,13 +46,13 @@ def read_recording(path: Path, row: dict[str, str]) -> tuple[np.ndarray, float, 
 
 
 def import_folder(settings: Settings, folder: Path, *, turbine: str, sensor: str,
-                  echo: Callable[[str], object] = print) -> int:
+                  echo: Callable[[str], object] = print, factory=None, store: RawStore | None = None,  # noqa: ANN001
+                  ) -> int:
     """Import every recording listed in ``folder/labels.csv``; returns how many were stored."""
-    rows = list(csv.DictReader(open(Path(folder) / "labels.csv", newline="")))  # noqa: SIM115
-    factory = session_factory(get_engine(settings.database_url))
-    runtime, store = ModelRuntime(settings), RawStore(settings.data_root)
-    import threading
-
+    with open(Path(folder) / "labels.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    factory = factory or session_factory(get_engine(settings.database_url))
+    runtime, store = ModelRuntime(settings), store or RawStore(settings.data_root)
     slots = threading.Semaphore(1)
     for i, row in enumerate(sorted(rows, key=lambda r: r["file"])):
         x, fs, rpm, label, ts = read_recording(Path(folder) / row["file"], row)

@@ -9,14 +9,14 @@ from fastapi import APIRouter, Header, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
-from pipelines.signal import display_spectrum
+from pipelines.signal import display_spectrum, downsample_spectrogram, log_spectrogram
 from service.batches import service
 from service.batches.decode import decode_batch
 from service.batches.storage import read_parquet
 from service.db import utcnow
 from service.deps import RuntimeDep, SessionDep, SettingsDep, StoreDep
 from service.errors import InvalidBatch, PayloadTooLarge
-from service.predictions.schemas import BatchDetailOut, BatchOut, SpectrumOut
+from service.predictions.schemas import BatchDetailOut, BatchOut, SpectrogramOut, SpectrumOut
 
 router = APIRouter(prefix="/api/v1", tags=["batches"])
 
@@ -102,3 +102,24 @@ def get_raw(batch_id: int, session: SessionDep, store: StoreDep) -> FileResponse
     return FileResponse(store.path(batch.raw_uri), media_type="application/vnd.apache.parquet",
                         headers={"X-Content-SHA256": batch.raw_sha256},
                         filename=f"batch-{batch.id}.parquet")
+
+
+@router.get("/batches/{batch_id}/spectrogram", response_model=SpectrogramOut)
+def get_spectrogram(batch_id: int, session: SessionDep, store: StoreDep, channel: str | None = None,
+                    n_fft: int = 1024, max_f: int = 128, max_t: int = 128) -> SpectrogramOut:
+    """Log-power spectrogram (dB) of one channel, max-pooled to at most ``max_f`` x ``max_t``.
+    Derived arrays are recomputed from the raw file (deterministic and cheap, ~10 ms), not stored."""
+    batch, _, _ = service.get_batch(session=session, batch_id=batch_id)
+    x, names, _ = read_parquet(store.path(batch.raw_uri))
+    name = channel or names[0]
+    if name not in names:
+        raise InvalidBatch(f"batch {batch_id} has no channel {name!r}; channels: {names}")
+    if n_fft not in (256, 512, 1024, 2048, 4096) or n_fft > x.shape[1]:
+        raise InvalidBatch("n_fft must be a power of two from 256 to 4096, at most the record length")
+    t, f, db = log_spectrogram(x[names.index(name)][None], batch.sample_rate_hz, n_fft, n_fft // 4)
+    mf, mt = min(max(max_f, 8), 512), min(max(max_t, 8), 512)
+    small = downsample_spectrogram(db[0], mf, mt)
+    kf, kt = -(-len(f) // mf), -(-len(t) // mt)
+    return SpectrogramOut(channel=name, times_s=t[::kt][: small.shape[1]].round(4).tolist(),
+                          freqs_hz=f[::kf][: small.shape[0]].round(2).tolist(),
+                          db=small.round(2).tolist())

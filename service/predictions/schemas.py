@@ -69,6 +69,13 @@ class SpectrumOut(BaseModel):
     unit: str
 
 
+class SpectrogramOut(BaseModel):
+    channel: str
+    times_s: list[float] = Field(description="Start of each display column.")
+    freqs_hz: list[float] = Field(description="Lower edge of each display row.")
+    db: list[list[float]] = Field(description="Power in dB (max over the pooled cells), F x T.")
+
+
 class BatchDetailOut(BatchOut):
     spectrum: SpectrumOut
 

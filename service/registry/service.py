@@ -100,6 +100,18 @@ def promote(*, session: Session, version_id: int, by: str, reason: str) -> Model
     return version
 
 
+def rollback(*, session: Session, by: str, reason: str = "rollback") -> ModelVersion:
+    """Put back the most recently promoted version that is no longer in production."""
+    previous = session.scalar(
+        select(ModelVersion)
+        .where(ModelVersion.status == "archived", ModelVersion.promoted_at.is_not(None))
+        .order_by(ModelVersion.promoted_at.desc(), ModelVersion.id.desc())
+    )
+    if previous is None:
+        raise NotFound("no earlier production model to roll back to")
+    return promote(session=session, version_id=previous.id, by=by, reason=reason)
+
+
 def ensure_default_models(*, session: Session, settings: Settings) -> ModelVersion:
     """Register the bundled checkpoints; make the default production if none is."""
     current = production(session=session)

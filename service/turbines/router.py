@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from service.deps import SessionDep
 from service.errors import InvalidBatch
 from service.predictions import service as predictions
 from service.predictions.schemas import PredictionPage
 from service.turbines import service
-from service.turbines.schemas import TurbineOut, TurbinePage
+from service.turbines.schemas import TurbineIn, TurbineOut, TurbinePage
 
 router = APIRouter(prefix="/api/v1/turbines", tags=["turbines"])
 
@@ -28,6 +28,17 @@ def list_turbines(
         items=[service.turbine_out(session=session, turbine=t) for t in rows],
         total=total, limit=limit, offset=offset,
     )
+
+
+@router.put("/{turbine_id}", response_model=TurbineOut, responses={201: {"description": "Created"}})
+def put_turbine(
+    turbine_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")], body: TurbineIn,
+    session: SessionDep, response: Response,
+) -> TurbineOut:
+    """Register a turbine (201) or update its site (200)."""
+    turbine, created = service.upsert_turbine(session=session, name=turbine_id, site=body.site)
+    response.status_code = 201 if created else 200
+    return service.turbine_out(session=session, turbine=turbine)
 
 
 @router.get("/{turbine_id}", response_model=TurbineOut)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from service.predictions.schemas import PredictionOut
 
@@ -30,3 +30,7 @@ class TurbinePage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class TurbineIn(BaseModel):
+    site: str | None = Field(default=None, max_length=64)

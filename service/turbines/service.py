@@ -81,3 +81,15 @@ def turbine_out(*, session: Session, turbine: Turbine):  # noqa: ANN201
         links={"self": f"{API}/turbines/{turbine.name}",
                "predictions": f"{API}/turbines/{turbine.name}/predictions"},
     )
+
+
+def upsert_turbine(*, session: Session, name: str, site: str | None) -> tuple[Turbine, bool]:
+    """Register a turbine or update its site; returns (turbine, created)."""
+    existing = session.scalar(select(Turbine).where(Turbine.name == name))
+    if existing is not None:
+        existing.site = site
+        session.commit()
+        return existing, False
+    turbine = _get_or_create(session, Turbine, [Turbine.name == name], name=name, site=site)
+    session.commit()
+    return turbine, True

@@ -21,6 +21,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class Server(str):
+    """The base URL, with the environment the server runs with (for CLI calls against it)."""
+
+    env: dict[str, str]
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """Base URL of a freshly migrated Windwatch on SQLite, stopped after the module."""
@@ -28,7 +34,7 @@ def server(tmp_path_factory):
     port = free_port()
     env = {**os.environ, "WINDWATCH_DATABASE_URL": f"sqlite:///{root / 'ww.db'}",
            "WINDWATCH_DATA_ROOT": str(root / "data"), "WINDWATCH_PORT": str(port),
-           "WINDWATCH_TORCH_THREADS": "1"}
+           "WINDWATCH_TORCH_THREADS": "1", "WINDWATCH_MODEL_REFRESH_S": "0.5"}
     subprocess.run([BIN / "windwatch", "migrate"], env=env, check=True, capture_output=True)
     log = open(root / "server.log", "w")  # noqa: SIM115
     proc = subprocess.Popen([BIN / "windwatch", "serve", "--port", str(port)], env=env,
@@ -45,7 +51,9 @@ def server(tmp_path_factory):
             proc.kill()
             pytest.fail(f"server did not start: {(root / 'server.log').read_text()[-2000:]}")
         time.sleep(0.2)
-    yield url
+    srv = Server(url)
+    srv.env = env
+    yield srv
     proc.terminate()
     try:
         proc.wait(10)

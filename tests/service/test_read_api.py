@@ -85,3 +85,13 @@ def test_status_page_lists_turbines(client):
     assert "WT-060" in html and "Windwatch" in html
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/openapi.json").status_code == 200
+
+
+def test_spectrogram_is_display_sized_and_names_bad_channel(client):
+    out = post(client, "WT-070", "2026-11-01T10:00:00Z")
+    s = client.get(f"{out['links']['self']}/spectrogram", params={"max_f": 64, "max_t": 32}).json()
+    db = np.array(s["db"])
+    assert db.shape == (len(s["freqs_hz"]), len(s["times_s"])) and db.shape[0] <= 64 and db.shape[1] <= 32
+    assert s["channel"] == "ch0" and np.isfinite(db).all()
+    bad = client.get(f"{out['links']['self']}/spectrogram", params={"channel": "nope"})
+    assert bad.status_code == 422 and "nope" in bad.json()["detail"]

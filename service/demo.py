@@ -1,0 +1,63 @@
+"""The demo fleet behind ``make run``: a simulated gateway posting to this very server over HTTP.
+
+It registers the fleet's turbines with their sites, posts two hours of history (faults growing
+in some turbines), then one snapshot per turbine every ``demo_interval_s``. Posts carry
+deterministic idempotency keys, so a restart replays rather than duplicates the history.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import httpx
+import structlog
+
+from service.settings import Settings
+
+log = structlog.get_logger("windwatch.demo")
+HISTORY = 12  # ten-minute snapshots = two hours
+
+
+def _wait_healthy(http: httpx.Client, timeout_s: float = 300.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if http.get("/healthz").status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def run_demo_feed(settings: Settings, stop: threading.Event) -> None:
+    from pipelines.gateway import GatewayClient, run_gateway
+    from pipelines.simulate import demo_fleet
+
+    url = f"http://{settings.host}:{settings.port}"
+    fleet = demo_fleet(settings.demo_turbines, seed=0)
+    with httpx.Client(base_url=url, timeout=30) as http:
+        if not _wait_healthy(http):
+            log.error("demo feed: server never became healthy", url=url)
+            return
+        for t in fleet:
+            http.put(f"/api/v1/turbines/{t.turbine_id}", json={"site": t.site})
+    n = run_gateway(url, fleet, n_snapshots=HISTORY, fmt="arrow", stop=stop)
+    log.info("demo feed: history posted", snapshots=n, turbines=len(fleet))
+    # Live: faults stay at their final severity; one snapshot per turbine per interval.
+    live = [replace(t, severity_start=t.severity_end) for t in fleet]
+    with GatewayClient(url) as client:
+        while not stop.wait(settings.demo_interval_s):
+            now = datetime.now(UTC).replace(microsecond=0)
+            run_gateway(url, live, n_snapshots=1, start=now, fmt="arrow", stop=stop, client=client)
+
+
+def start_demo_feed(settings: Settings) -> threading.Event:
+    """Start the feed in a daemon thread; set the returned event to stop it."""
+    stop = threading.Event()
+    threading.Thread(target=run_demo_feed, args=(settings, stop), daemon=True,
+                     name="demo-feed").start()
+    return stop

@@ -1,0 +1,1 @@
+"""Sensor batches: upload decoding (``decode``), ingest (``service``), storage and endpoints."""

@@ -39,7 +39,7 @@ class DrivetrainConfig:
     ball_diameter_mm: float = 28.0
     pitch_diameter_mm: float = 160.0
     contact_angle_deg: float = 0.0
-    speed_variation: float = 0.01  # std of the relative speed fluctuation within a snapshot
+    speed_variation: float = 0.006  # std of the relative speed fluctuation within a snapshot
     slip: float = 0.01  # std of the relative jitter of each impact interval
     resonance_hz: float = 3800.0  # structural resonance rung by the impacts
     damping_ratio: float = 0.05
@@ -51,14 +51,15 @@ class DrivetrainConfig:
 
     def defect_orders(self) -> dict[str, float]:
         """FTF, BPFO, BPFI, BSF as multiples of the shaft speed (standard kinematics)."""
-        r = self.ball_diameter_mm / self.pitch_diameter_mm * np.cos(np.radians(self.contact_angle_deg))
+        cos_phi = np.cos(np.radians(self.contact_angle_deg))
+        r = self.ball_diameter_mm / self.pitch_diameter_mm * cos_phi
         n = self.n_elements
         return {"ftf": 0.5 * (1 - r), "bpfo": 0.5 * n * (1 - r), "bpfi": 0.5 * n * (1 + r),
                 "bsf": self.pitch_diameter_mm / (2 * self.ball_diameter_mm) * (1 - r * r)}
 
 
 def _channel_paths(cfg: DrivetrainConfig, n_channels: int) -> dict[str, np.ndarray]:
-    """Per-channel transfer path: gains per source, resonance, damping, noise (fixed per machine)."""
+    """Per-channel transfer paths: source gains, resonance, damping, noise (fixed per machine)."""
     rng = np.random.default_rng(cfg.path_seed)
     u = lambda lo, hi: rng.uniform(lo, hi, n_channels)  # noqa: E731
     return {"shaft": u(0.6, 1.4), "mesh": u(0.6, 1.4), "bearing": u(0.5, 1.2),
@@ -187,11 +188,13 @@ class TurbineSpec:
     seed: int = 0
 
     def severity_at(self, i: int, n_snapshots: int) -> float:
-        """Severity of snapshot ``i`` of ``n_snapshots``: 0 for normal, rising exponentially."""
+        """Severity of snapshot ``i`` of ``n_snapshots``: 0 for normal, rising exponentially
+        (degradation accelerates), linearly when it starts from 0."""
         if self.fault == "normal":
             return 0.0
         frac = i / max(n_snapshots - 1, 1)
-        return float(self.severity_start * (self.severity_end / self.severity_start) ** frac)
+        s0, s1 = self.severity_start, self.severity_end
+        return float(s0 * (s1 / s0) ** frac if s0 > 0 and s1 > 0 else s0 + (s1 - s0) * frac)
 
 
 def demo_fleet(n_turbines: int = 8, seed: int = 0) -> list[TurbineSpec]:
@@ -205,13 +208,18 @@ def demo_fleet(n_turbines: int = 8, seed: int = 0) -> list[TurbineSpec]:
     fleet = []
     for i in range(n_turbines):
         site_no = i // 5
-        site = SITES[site_no % len(SITES)] + (f" {site_no // len(SITES) + 1}" if site_no >= len(SITES) else "")
-        cfg = replace(DrivetrainConfig(), path_seed=seed * 100_003 + i,
+        site = SITES[site_no % len(SITES)]
+        if site_no >= len(SITES):
+            site += f" {site_no // len(SITES) + 1}"
+        turbine_seed = (seed * 100_003 + i) % 2**63  # SeedSequence wants >= 0
+        cfg = replace(DrivetrainConfig(), path_seed=turbine_seed,
                       resonance_hz=float(rng.uniform(3300.0, 4300.0)))
         fault = kinds.get(i, "normal")
-        s0, s1 = (float(rng.uniform(0.05, 0.15)), float(rng.uniform(0.6, 1.0)))
-        fleet.append(TurbineSpec(f"WT-{i + 1:03d}", site, fault, *(
-            (s0, s1) if fault != "normal" else (0.0, 0.0)), drivetrain=cfg, seed=seed * 100_003 + i))
+        s0, s1 = float(rng.uniform(0.05, 0.15)), float(rng.uniform(0.6, 1.0))
+        if fault == "normal":
+            s0 = s1 = 0.0
+        fleet.append(TurbineSpec(f"WT-{i + 1:03d}", site, fault, s0, s1, drivetrain=cfg,
+                                 seed=turbine_seed))
     return fleet
 
 
@@ -238,17 +246,19 @@ def fleet_snapshots(
 ) -> Iterator[Snapshot]:
     """Snapshots every ``interval_s`` from ``start``, time-major (every turbine at each tick).
 
-    Deterministic per (turbine seed, index), whatever the order or count requested. The mean
-    speed follows a slow, site-wide wind swing (75-100 % of rated) plus per-snapshot scatter.
+    Deterministic per (turbine seed, recorded_at): the same turbine and time always give the
+    same samples (a re-sent snapshot is a true replay), whatever the start or count requested.
+    The mean speed follows a slow, site-wide wind swing (75-100 % of rated) plus scatter.
     """
     if start.tzinfo is None:
         raise ValueError("start must be timezone-aware")
     for i in range(n_snapshots):
         at = start + timedelta(seconds=i * interval_s)
         for spec in fleet:
-            rng = np.random.default_rng([spec.seed, i])
+            epoch_s = int(at.timestamp())
+            rng = np.random.default_rng([spec.seed, epoch_s % 2**63])
             site_phase = (sum(map(ord, spec.site)) % 628) / 100.0  # stable, unlike hash()
-            swing = 0.875 + 0.1 * np.sin(_TWO_PI * i * interval_s / 21_600.0 + site_phase)
+            swing = 0.875 + 0.1 * np.sin(_TWO_PI * (epoch_s % 21_600) / 21_600 + site_phase)
             rpm = spec.drivetrain.rated_rpm * float(np.clip(swing + 0.02 * rng.standard_normal(),
                                                             0.7, 1.0))
             severity = spec.severity_at(i, n_snapshots)

@@ -1,8 +1,13 @@
-"""The array-level ingest pipeline: validated snapshot -> indicators + diagnosis (no DB, no I/O)."""
+"""The array-level ingest pipeline: validated snapshot -> indicators + diagnosis.
+
+No database, no I/O: the service decodes the body, calls :func:`validate_snapshot` (to answer
+422 with a readable message) and :func:`analyse_snapshot`, then stores the result.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -10,22 +15,51 @@ from pipelines.features import InputSpec, model_inputs
 from pipelines.signal import condition_indicators
 
 
+class ProbabilisticClassifier(Protocol):
+    """What :func:`analyse_snapshot` needs of a model (``models.checkpoint.Classifier`` fits)."""
+
+    classes: list[str]
+    input_spec_dict: dict
+
+    def predict_proba(self, inputs: np.ndarray) -> np.ndarray: ...
+
+
 @dataclass
 class SnapshotAnalysis:
+    """Everything computed from one snapshot; arrays are indexed by channel, then class."""
+
     indicators: dict[str, np.ndarray]  # name -> (C,)
-    probabilities: np.ndarray  # (n_classes,), mean over every window of every channel
+    probabilities: np.ndarray  # (n_classes,): mean softmax over every window of every channel
     per_channel_probabilities: np.ndarray  # (C, n_classes)
-    label: str
-    score: float  # 1 - p(normal): the probability of any fault
-    n_windows: int
-    model_inputs: np.ndarray | None = field(default=None, repr=False)
+    label: str  # the class of highest mean probability
+    score: float  # 1 - p(normal): the probability of any fault (max prob without "normal")
+    n_windows: int  # model inputs in the batch (all channels)
+    classes: list[str] = field(default_factory=list)
+    channel_names: list[str] = field(default_factory=list)
+    model_inputs: np.ndarray | None = field(default=None, repr=False)  # only with keep_inputs
 
 
-def validate_snapshot(x: np.ndarray, fs_hz: float, spec: InputSpec, max_fs_hz: float = 1e6) -> None:
-    """Raise ``ValueError`` naming the problem if the model cannot analyse this snapshot."""
-    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
-        raise ValueError(f"expected a non-empty (channels, samples) array, got shape {x.shape}")
-    if not 0 < fs_hz <= max_fs_hz:
+def validate_snapshot(x: np.ndarray, fs_hz: float, spec: InputSpec, max_fs_hz: float = 1e6,
+                      channel_names: list[str] | None = None) -> None:
+    """Raise ``ValueError`` with a message naming the problem if the model cannot analyse ``x``
+    ((channels, samples) at ``fs_hz``); return None when it can."""
+    x = np.asarray(x)
+    if x.size == 0:
+        raise ValueError(f"the snapshot is empty: shape {x.shape} (channels, samples)")
+    if x.ndim != 2:
+        raise ValueError(f"expected a 2-D (channels, samples) array, got shape {x.shape}")
+    if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
+        raise ValueError(f"samples must be real numbers, got dtype {x.dtype}")
+    # A float64 sum per channel is finite iff every sample is (float32 sums cannot overflow
+    # it), and costs one read of the data with no (C, N) boolean temporary.
+    sums = x.sum(axis=1, dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(sums))
+    if bad.size:
+        c = int(bad[0])
+        name = f" ({channel_names[c]!r})" if channel_names and c < len(channel_names) else ""
+        n_bad = int((~np.isfinite(x[c])).sum())
+        raise ValueError(f"channel {c}{name} has {n_bad} non-finite values (NaN or Inf)")
+    if not 0 < fs_hz <= max_fs_hz:  # also false for NaN
         raise ValueError(f"sample_rate_hz must be > 0 and <= {max_fs_hz:g}, got {fs_hz:g}")
     if fs_hz / 2 <= spec.max_freq_hz:
         raise ValueError(
@@ -38,33 +72,34 @@ def validate_snapshot(x: np.ndarray, fs_hz: float, spec: InputSpec, max_fs_hz: f
             f"{x.shape[1]} samples is less than one analysis window: the model needs "
             f"{spec.window_s:.3f} s, i.e. at least {need} samples at {fs_hz:g} Hz"
         )
-    finite = np.isfinite(x)
-    if not finite.all():
-        c = int((~finite).any(axis=1).argmax())
-        raise ValueError(f"channel {c} has non-finite values (NaN or Inf)")
 
 
-def analyse_snapshot(x: np.ndarray, fs_hz: float, classifier, accel_to_m_s2: float = 9.80665,  # noqa: ANN001
-                     channel_names: list[str] | None = None, keep_inputs: bool = False
-                     ) -> SnapshotAnalysis:
-    """Indicators for every channel and one batched classifier call over all their windows.
+def analyse_snapshot(x: np.ndarray, fs_hz: float, classifier: ProbabilisticClassifier,
+                     accel_to_m_s2: float = 9.80665, channel_names: list[str] | None = None,
+                     keep_inputs: bool = False) -> SnapshotAnalysis:
+    """Indicators for every channel and ONE batched ``predict_proba`` over all their windows.
 
-    ``classifier`` needs ``classes``, ``input_spec_dict`` and ``predict_proba(inputs)``.
+    ``x`` is (C, N) at ``fs_hz`` (validate it first); ``accel_to_m_s2`` is 9.80665 for data in
+    g, 1.0 for m/s^2. Probabilities are means of the window softmax outputs: per channel and
+    over all windows of all channels.
     """
+    x = np.asarray(x, dtype=np.float32)
     spec = InputSpec.from_dict(classifier.input_spec_dict)
+    classes = list(classifier.classes)
     indicators = condition_indicators(x, fs_hz, accel_to_m_s2)
     inputs, ch = model_inputs(x, fs_hz, spec)
-    proba = classifier.predict_proba(inputs)  # (B, K)
+    proba = np.asarray(classifier.predict_proba(inputs), dtype=np.float64)  # (B, K)
+    if proba.shape != (len(inputs), len(classes)):
+        want = (len(inputs), len(classes))
+        raise ValueError(f"classifier returned probabilities of shape {proba.shape}, not {want}")
     n_ch = x.shape[0]
-    counts = np.bincount(ch, minlength=n_ch)[:, None]
-    per_channel = np.zeros((n_ch, proba.shape[1]), dtype=np.float64)
-    np.add.at(per_channel, ch, proba)
-    per_channel /= np.maximum(counts, 1)
+    onehot = (ch[None, :] == np.arange(n_ch)[:, None]).astype(np.float64)  # (C, B)
+    per_channel = (onehot @ proba) / np.maximum(onehot.sum(axis=1, keepdims=True), 1.0)
     mean = proba.mean(axis=0)
-    classes = list(classifier.classes)
     score = 1.0 - float(mean[classes.index("normal")]) if "normal" in classes else float(mean.max())
     return SnapshotAnalysis(
         indicators=indicators, probabilities=mean, per_channel_probabilities=per_channel,
-        label=classes[int(np.argmax(mean))], score=score, n_windows=len(inputs),
+        label=classes[int(np.argmax(mean))], score=score, n_windows=len(inputs), classes=classes,
+        channel_names=list(channel_names) if channel_names else [f"ch{i}" for i in range(n_ch)],
         model_inputs=inputs if keep_inputs else None,
     )

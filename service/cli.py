@@ -9,12 +9,16 @@ from typing import Annotated
 
 import typer
 
+from service.cli_evaluate import evaluate_command
 from service.settings import get_settings
 
 app = typer.Typer(help="Windwatch: vibration condition monitoring for wind turbines.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 models_app = typer.Typer(help="The model registry.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+
+# The evaluation protocol lives in its own module; its heavy imports happen inside the command.
+app.command("evaluate")(evaluate_command)
 
 
 @app.command()

@@ -1,8 +1,8 @@
 """Checkpoints: safetensors weights + JSON metadata, and the ``Classifier`` that serves them.
 
 Metadata (``<stem>.json``): name, architecture, config, classes, input_spec, training_data,
-metrics, weights_sha256, created_at. The sha256 is verified on load, so a registry row always
-describes exactly the weights that run.
+metrics, weights_file, weights_sha256, created_at. The sha256 of the weights file is verified
+on load, so a registry row always describes exactly the weights that run.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,30 +19,41 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from models import saliency
 from models.cnn1d import CNN1d, CNN1dConfig
 from models.cnn2d import CNN2d, CNN2dConfig
 
-ARCHITECTURES: dict[str, tuple[type, type]] = {
+ARCHITECTURES: dict[str, tuple[type[nn.Module], type]] = {
     "cnn1d": (CNN1d, CNN1dConfig),
     "cnn2d": (CNN2d, CNN2dConfig),
 }
 
 
+class ChecksumError(ValueError):
+    """The weights file does not match the sha256 recorded in its metadata."""
+
+
 def build_model(architecture: str, config: dict) -> nn.Module:
+    """A freshly initialised model of ``architecture`` from a (JSON) config dict."""
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {architecture!r}; known: {sorted(ARCHITECTURES)}")
     net_cls, cfg_cls = ARCHITECTURES[architecture]
     fields = {f.name for f in dataclasses.fields(cfg_cls)}
+    # JSON turns tuples into lists; the dataclasses want tuples.
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in config.items() if k in fields}
     return net_cls(cfg_cls(**kwargs))
 
 
 def architecture_of(model: nn.Module) -> str:
+    """The registry name (``cnn1d`` | ``cnn2d``) of a model instance."""
     for name, (net_cls, _) in ARCHITECTURES.items():
         if isinstance(model, net_cls):
             return name
     raise TypeError(f"unknown architecture {type(model).__name__}")
 
 
-def sha256_file(path: Path) -> str:
+def sha256_file(path: Path | str) -> str:
+    """Hex sha256 of a file's bytes."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -49,33 +61,59 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def _json_default(o: object) -> object:
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
 def save_checkpoint(model: nn.Module, meta: dict, path_stem: Path | str) -> str:
-    """Write ``<stem>.safetensors`` and ``<stem>.json``; returns the weights' sha256."""
+    """Write ``<stem>.safetensors`` and ``<stem>.json``; return the weights' sha256.
+
+    ``meta`` should carry at least ``classes`` and ``input_spec``; ``name`` defaults to the
+    stem's name. ``architecture``, ``config``, ``weights_file`` and ``weights_sha256`` are
+    always taken from the model and the written file.
+    """
     stem = Path(path_stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
-    weights = stem.with_suffix(".safetensors")
+    weights = stem.with_name(stem.name + ".safetensors")
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(weights))
+    tmp = weights.with_name(weights.name + ".tmp")
+    save_file(state, str(tmp))
+    os.replace(tmp, weights)  # a reader never sees a half-written weights file
     sha = sha256_file(weights)
     full = {
         "name": stem.name,
-        "architecture": architecture_of(model),
-        "config": dataclasses.asdict(model.cfg),
         "created_at": datetime.now(UTC).isoformat(),
         **meta,
+        "architecture": architecture_of(model),
+        "config": dataclasses.asdict(model.cfg),
         "weights_file": weights.name,
         "weights_sha256": sha,
     }
-    stem.with_suffix(".json").write_text(json.dumps(full, indent=2, default=float))
+    stem.with_name(stem.name + ".json").write_text(json.dumps(full, indent=2,
+                                                              default=_json_default))
     return sha
 
 
 class Classifier:
-    """A loaded model in eval mode. Forward passes keep no per-call state on the module, so
-    one instance serves concurrent requests from a thread pool."""
+    """A loaded model in eval mode, with frozen parameters.
+
+    Calls keep no per-call state on the module (no parameter gradients, no batch-norm updates),
+    so one instance serves concurrent requests from a thread pool.
+    """
 
     def __init__(self, model: nn.Module, meta: dict):
-        self.model = model.eval()
+        model = model.eval().requires_grad_(False)
+        if architecture_of(model) == "cnn2d":
+            model = model.to(memory_format=torch.channels_last)  # faster pooling on CPU
+        self.model = model
         self.meta = meta
         self.name: str = meta["name"]
         self.architecture: str = meta["architecture"]
@@ -83,32 +121,43 @@ class Classifier:
         self.input_spec_dict: dict = dict(meta["input_spec"])
         self.sha256: str = meta["weights_sha256"]
 
+    def _tensor(self, inputs: np.ndarray) -> torch.Tensor:
+        x = np.ascontiguousarray(inputs, dtype=np.float32)
+        if x.ndim not in (3, 4):
+            raise ValueError(f"expected (B, 1, F) or (B, 1, F, T) inputs, got shape {x.shape}")
+        t = torch.from_numpy(x)
+        return t.contiguous(memory_format=torch.channels_last) if t.ndim == 4 else t
+
     def predict_proba(self, inputs: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """(B, *input_shape) float32 -> (B, n_classes) softmax probabilities."""
-        x = torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32))
-        out = []
+        """(B, *input_shape) float32 -> (B, n_classes) float32 softmax probabilities."""
+        x = self._tensor(inputs)
+        if len(x) == 0:
+            return np.zeros((0, len(self.classes)), np.float32)
         with torch.inference_mode():
-            for i in range(0, len(x), batch_size):
-                out.append(torch.softmax(self.model(x[i : i + batch_size]), dim=1))
-        return torch.cat(out).numpy() if out else np.zeros((0, len(self.classes)), np.float32)
+            out = [torch.softmax(self.model(chunk), dim=1) for chunk in x.split(batch_size)]
+        return torch.cat(out).numpy()
 
     def input_gradient(self, inputs: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """|d logit[target] / d input| for each row, same shape as ``inputs``."""
-        x = torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32)).requires_grad_(True)
-        logits = self.model(x)
-        idx = torch.as_tensor(np.asarray(target, dtype=np.int64))
-        logits.gather(1, idx[:, None]).sum().backward()
-        return x.grad.abs().numpy()
+        """|d logit[target] / d input| for each row, same shape as ``inputs`` (float32)."""
+        return saliency.input_gradient(self.model, self._tensor(inputs), target)
 
 
 def load_checkpoint(json_path: Path | str) -> Classifier:
-    """Load and sha256-verify a checkpoint written by ``save_checkpoint``."""
+    """Load and sha256-verify a checkpoint written by ``save_checkpoint`` (eval mode).
+
+    Raises ``ChecksumError`` (a ``ValueError``) if the weights differ from the metadata.
+    """
     json_path = Path(json_path)
     meta = json.loads(json_path.read_text())
-    weights = json_path.with_name(meta.get("weights_file", json_path.stem + ".safetensors"))
+    weights = json_path.with_name(meta.get("weights_file") or json_path.stem + ".safetensors")
     actual = sha256_file(weights)
     if actual != meta["weights_sha256"]:
-        raise ValueError(f"{weights}: sha256 {actual} does not match metadata {meta['weights_sha256']}")
+        raise ChecksumError(
+            f"{weights}: sha256 {actual} does not match the metadata's {meta['weights_sha256']}"
+        )
     model = build_model(meta["architecture"], meta["config"])
     model.load_state_dict(load_file(str(weights)))
+    if len(meta["classes"]) != model.cfg.n_classes:
+        raise ValueError(f"{json_path}: {len(meta['classes'])} classes for a "
+                         f"{model.cfg.n_classes}-output model")
     return Classifier(model, meta)

@@ -1,12 +1,16 @@
-"""Real recordings -> windows -> tensors, with splits grouped by recording.
+"""Real recordings -> model inputs, with splits grouped by recording.
 
-Every ``Recording`` keeps its identity (recording_id, rig, load, fault size, sample rate), so a
-split can never put windows of one recording on both sides: that leak is what gives the ~100 %
-CWRU accuracies of many papers. The CWRU normal baseline (97.mat) is one 48 kHz recording; it is
-cut into disjoint time blocks separated by a guard gap, and each block becomes its own
-pseudo-recording (``normal_0_97#b0`` ...). Blocks of one recording are still far more alike than
-two recordings, so normal-class figures are optimistic: they show that the model does not call a
-healthy machine faulty on unseen stretches of that machine, not that it knows other machines.
+Every ``Recording`` keeps its identity (recording_id, rig, load, fault size, sample rate), and
+every split here moves whole recordings: windows of one recording on both sides of a split are
+near-duplicates and give the ~100 % CWRU accuracies of many papers.
+
+The CWRU normal baseline (97.mat, 48 kHz, 5.1 s) is the only healthy recording. ``split_blocks``
+cuts it into disjoint time blocks separated by a guard gap, and each block becomes its own
+pseudo-recording (``normal_0_97#b0``, ``#b1``, ...) that a split treats like any other
+recording. Blocks of one run are still far more alike than two runs, so normal-class figures
+are optimistic: they show that the model does not call unseen stretches of that healthy machine
+faulty, not that it knows other healthy machines. The normal class is also confounded with load
+0 HP (no healthy baseline at 1-3 HP in this copy).
 """
 
 from __future__ import annotations
@@ -14,22 +18,29 @@ from __future__ import annotations
 import csv
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import scipy.io
 
-from pipelines.features import InputSpec, resample, window_starts
+from pipelines.features import InputSpec, model_inputs, resample_ratio, window_starts
 
 CLASSES = ["normal", "inner_race", "outer_race", "ball"]
 CWRU_DIR = "cwru_12k_drive_end_dev"
 WT_DIR = "wind_turbine_hss_bearing_compact"
-_LOCATION = {"none": "normal", "inner_race": "inner_race", "outer_race": "outer_race", "ball": "ball"}
+_LOCATION = {"none": "normal", "inner_race": "inner_race", "outer_race": "outer_race",
+             "ball": "ball"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Recording:
+    """One continuous recording (or a time block of one) with its identity.
+
+    ``signal`` is (N,) float32 at ``fs_hz`` (CWRU: g); ``start_s`` is where it starts in the
+    source file (non-zero for blocks); ``tach_s`` holds tachometer pulse times in seconds.
+    """
+
     recording_id: str
     file: str
     label: str | None
@@ -38,17 +49,29 @@ class Recording:
     rpm: float
     fs_hz: float
     rig: str
-    signal: np.ndarray  # (N,) float32, in g
+    signal: np.ndarray = field(repr=False)
     sha256: str = ""
+    start_s: float = 0.0
+    tach_s: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def duration_s(self) -> float:
         return len(self.signal) / self.fs_hz
 
+    @property
+    def source_id(self) -> str:
+        """The recording a block was cut from (``normal_0_97#b1`` -> ``normal_0_97``)."""
+        return self.recording_id.split("#", 1)[0]
+
 
 def load_cwru(datasets_dir: Path | str) -> list[Recording]:
-    """The CWRU drive-end recordings listed in ``labels.csv`` (sample rates from the table)."""
+    """The CWRU drive-end (``X<nnn>_DE_time``) recordings listed in ``labels.csv``.
+
+    Sample rates come from the table (97.mat is 48 kHz; the features layer resamples it).
+    """
     root = Path(datasets_dir) / CWRU_DIR
+    if not (root / "labels.csv").exists():
+        raise FileNotFoundError(f"CWRU data not found: {root / 'labels.csv'}")
     out = []
     with open(root / "labels.csv", newline="") as fh:
         for row in csv.DictReader(fh):
@@ -65,56 +88,75 @@ def load_cwru(datasets_dir: Path | str) -> list[Recording]:
 
 
 def load_wind_turbine(datasets_dir: Path | str) -> list[Recording]:
-    """The 2 MW HSS-bearing run-to-failure snapshots, in time order; no label (None)."""
+    """The 2 MW high-speed-shaft bearing run-to-failure snapshots, oldest first.
+
+    No label (``None``): the inner-race fault develops over the sequence without a published
+    cut-off. ``rpm`` is NaN because the tachometer's pulses per revolution are not stated;
+    ``tach_s`` keeps the pulse times for whoever fixes that.
+    """
     root = Path(datasets_dir) / WT_DIR
+    if not (root / "labels.csv").exists():
+        raise FileNotFoundError(f"wind-turbine data not found: {root / 'labels.csv'}")
     out = []
     with open(root / "labels.csv", newline="") as fh:
-        for row in sorted(csv.DictReader(fh), key=lambda r: r["timestamp_utc"]):
-            mat = scipy.io.loadmat(root / row["file"])
-            out.append(Recording(
-                recording_id=Path(row["file"]).stem, file=row["file"], label=None,
-                fault_size_in=0.0, load_hp=-1, rpm=float("nan"), fs_hz=float(row["fs_hz"]),
-                rig="wind_turbine_hss", signal=mat["vibration"].ravel().astype(np.float32),
-                sha256=row["sha256"],
-            ))
+        rows = sorted(csv.DictReader(fh), key=lambda r: r["timestamp_utc"])
+    for row in rows:
+        mat = scipy.io.loadmat(root / row["file"])
+        out.append(Recording(
+            recording_id=Path(row["file"]).stem, file=row["file"], label=None,
+            fault_size_in=float("nan"), load_hp=-1, rpm=float("nan"),
+            fs_hz=float(row["fs_hz"]), rig="wind_turbine_hss",
+            signal=mat["vibration"].ravel().astype(np.float32), sha256=row["sha256"],
+            tach_s=mat["tach"].ravel().astype(np.float64) if "tach" in mat else None,
+        ))
     return out
 
 
 def split_blocks(rec: Recording, n_blocks: int, guard_s: float = 0.25) -> list[Recording]:
-    """Cut one recording into ``n_blocks`` disjoint time blocks with ``guard_s`` between them."""
+    """Cut one recording into ``n_blocks`` equal, disjoint time blocks, ``guard_s`` apart.
+
+    Block k is the pseudo-recording ``<id>#b<k>`` starting at ``start_s`` in the source file.
+    Windows are later cut within a block, so no window spans two blocks; the guard keeps the
+    blocks' edges apart in time as well.
+    """
     n = len(rec.signal)
-    guard = int(guard_s * rec.fs_hz)
+    guard = int(round(guard_s * rec.fs_hz))
     size = (n - guard * (n_blocks - 1)) // n_blocks
+    if n_blocks < 1 or size <= 0:
+        raise ValueError(f"{rec.recording_id}: cannot cut {n} samples into {n_blocks} blocks "
+                         f"with {guard} guard samples")
+    starts = np.arange(n_blocks) * (size + guard)
     return [
-        replace(rec, recording_id=f"{rec.recording_id}#b{k}",
-                signal=rec.signal[k * (size + guard): k * (size + guard) + size])
-        for k in range(n_blocks)
+        replace(rec, recording_id=f"{rec.recording_id}#b{k}", signal=rec.signal[s: s + size],
+                start_s=rec.start_s + s / rec.fs_hz)
+        for k, s in enumerate(starts.tolist())
     ]
 
 
 def fingerprint(recordings: Sequence[Recording]) -> str:
-    """sha256 over the sorted (recording id, file sha256, length) of a training set."""
+    """sha256 over the sorted (recording id, file sha256, start, length) of a set."""
     h = hashlib.sha256()
     for r in sorted(recordings, key=lambda r: r.recording_id):
-        h.update(f"{r.recording_id}|{r.sha256}|{len(r.signal)}\n".encode())
+        h.update(f"{r.recording_id}|{r.sha256}|{r.start_s:.6f}|{len(r.signal)}\n".encode())
     return h.hexdigest()
 
 
 def split_by(recordings: Sequence[Recording], test: Callable[[Recording], bool]
              ) -> tuple[list[Recording], list[Recording]]:
-    """(rest, test) by a predicate on whole recordings: no recording is on both sides."""
-    rest = [r for r in recordings if not test(r)]
+    """(rest, held) by a predicate on whole recordings: no recording is on both sides."""
     held = [r for r in recordings if test(r)]
+    rest = [r for r in recordings if not test(r)]
     return rest, held
 
 
 def grouped_validation(recordings: Sequence[Recording], fraction: float = 0.2, seed: int = 0
                        ) -> tuple[list[Recording], list[Recording]]:
-    """Hold out about ``fraction`` of the recordings of each class (at least one) for validation."""
+    """(train, val): about ``fraction`` of each class's recordings (at least one, if the class
+    has two or more) go to validation, chosen by a seeded permutation; whole recordings only."""
     rng = np.random.default_rng(seed)
     train, val = [], []
     for label in sorted({r.label for r in recordings}, key=str):
-        group = [r for r in recordings if r.label == label]
+        group = sorted((r for r in recordings if r.label == label), key=lambda r: r.recording_id)
         order = rng.permutation(len(group))
         k = max(1, round(fraction * len(group))) if len(group) > 1 else 0
         val += [group[i] for i in order[:k]]
@@ -122,18 +164,39 @@ def grouped_validation(recordings: Sequence[Recording], fraction: float = 0.2, s
     return train, val
 
 
-def time_windows(recordings: Sequence[Recording], spec: InputSpec, stride_s: float,
-                 stride_s_by_label: dict[str, float] | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Windows at the model's rate: (X (M, window_len) float32, y (M,) class index, groups (M,))."""
+def windows_dataset(recordings: Sequence[Recording], spec: InputSpec, stride_s: float,
+                    stride_s_by_label: dict[str, float] | None = None,
+                    classes: Sequence[str] = CLASSES,
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Model inputs of every window of every recording, via ``features.model_inputs``.
+
+    Windows start every ``stride_s`` seconds (per-label override in ``stride_s_by_label``, e.g.
+    a denser stride for the short normal blocks). Returns X (M, *spec.input_shape) float32,
+    y (M,) int64 class index (-1 if unlabelled), groups (M,) recording ids (object). Recordings
+    shorter than one window contribute nothing.
+    """
     xs, ys, gs = [], [], []
     for r in recordings:
-        xr = resample(r.signal, r.fs_hz, spec.fs_hz)
         stride = (stride_s_by_label or {}).get(r.label, stride_s)
-        starts = window_starts(len(xr), spec.window_len, stride=max(1, int(stride * spec.fs_hz)))
-        if starts.size == 0:
+        if len(r.signal) < spec.min_samples(r.fs_hz):
             continue
-        xs.append(xr[starts[:, None] + np.arange(spec.window_len)[None, :]])
-        ys.append(np.full(len(starts), CLASSES.index(r.label) if r.label in CLASSES else -1))
-        gs.append(np.array([r.recording_id] * len(starts), dtype=object))
-    return np.concatenate(xs), np.concatenate(ys), np.concatenate(gs)
+        x, _ = model_inputs(r.signal[None, :], r.fs_hz, spec,
+                            stride=max(1, int(round(stride * spec.fs_hz))))
+        xs.append(x)
+        ys.append(np.full(len(x), classes.index(r.label) if r.label in classes else -1))
+        gs.append(np.full(len(x), r.recording_id, dtype=object))
+    if not xs:
+        return (np.zeros((0, *spec.input_shape), np.float32), np.zeros(0, np.int64),
+                np.zeros(0, dtype=object))
+    return np.concatenate(xs), np.concatenate(ys).astype(np.int64), np.concatenate(gs)
+
+
+def window_spans_s(rec: Recording, spec: InputSpec, stride_s: float) -> np.ndarray:
+    """(W, 2) start/end times in the *source file* (s) of the windows ``windows_dataset`` cuts
+    from ``rec`` at ``stride_s`` (same arithmetic: window grid at the model's rate)."""
+    up, down = resample_ratio(rec.fs_hz, spec.fs_hz)
+    n_model = -(-len(rec.signal) * up // down)  # resample_poly's output length (ceil)
+    stride = max(1, int(round(stride_s * spec.fs_hz)))
+    starts = window_starts(n_model, spec.window_len, stride=stride)
+    t0 = rec.start_s + starts / spec.fs_hz
+    return np.stack([t0, t0 + spec.window_s], axis=1)

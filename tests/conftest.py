@@ -30,7 +30,21 @@ CWRU = DATASETS / "cwru_12k_drive_end_dev"
 
 
 def _worker() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+    # Unique per process: concurrent pytest runs on one machine must not share a schema.
+    return f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
+
+
+_SCHEMAS: list[str] = []
+
+
+def drop_schemas() -> None:
+    if not _SCHEMAS:
+        return
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        for schema in _SCHEMAS:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
 
 
 def postgres_schema_url(schema: str) -> str:
@@ -41,6 +55,7 @@ def postgres_schema_url(schema: str) -> str:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         admin.dispose()
+        _SCHEMAS.append(schema)
     except Exception as exc:  # noqa: BLE001
         msg = f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}: {exc}"
         if REQUIRE_PG:
@@ -58,6 +73,13 @@ def backend_url(backend: str, tmp_dir: Path, name: str) -> str:
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("WINDWATCH_DATASETS_DIR", str(DATASETS))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from service.db import get_engine
+
+    get_engine.cache_clear()
+    drop_schemas()
 
 
 @pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

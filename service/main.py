@@ -11,8 +11,10 @@ import torch
 from fastapi import FastAPI, Request
 from sqlalchemy import text
 
+from service.alarms.router import router as alarms_router
 from service.batches.router import router as batches_router
 from service.batches.storage import RawStore
+from service.components.router import router as components_router
 from service.dashboard.router import router as dashboard_router
 from service.db import get_engine, session_factory
 from service.errors import install_handlers
@@ -70,6 +72,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     for router in (batches_router, turbines_router, predictions_router, registry_router,
-                   dashboard_router):
+                   alarms_router, components_router, dashboard_router):
         app.include_router(router)
     return app

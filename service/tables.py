@@ -1,9 +1,12 @@
 """Imports every feature's tables so that ``Base.metadata`` is complete (Alembic, tests)."""
 
+from service.alarms.tables import Alarm, AlarmBatch, AlarmEvent
 from service.batches.tables import Batch, Indicator
+from service.components.tables import SensorGeometry
 from service.db import Base
 from service.predictions.tables import Prediction
 from service.registry.tables import ModelVersion
 from service.turbines.tables import Sensor, Turbine
 
-__all__ = ["Base", "Batch", "Indicator", "ModelVersion", "Prediction", "Sensor", "Turbine"]
+__all__ = ["Alarm", "AlarmBatch", "AlarmEvent", "Base", "Batch", "Indicator", "ModelVersion",
+           "Prediction", "Sensor", "SensorGeometry", "Turbine"]

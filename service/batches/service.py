@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from pipelines.features import InputSpec
 from pipelines.ingest import SnapshotAnalysis, analyse_snapshot, validate_snapshot
+from service.alarms.service import evaluate_alarms
 from service.batches.decode import DecodedBatch
 from service.batches.storage import RawStore
 from service.batches.tables import Batch, Indicator
@@ -153,6 +154,7 @@ def _insert_rows(session, turbine, sensor_id, uri, sha, nbytes, decoded, analysi
         .values(latest_prediction_id=prediction.id, last_recorded_at=meta.recorded_at)
     )
     session.execute(update(Turbine).where(Turbine.id == turbine.id).values(last_received_at=utcnow()))
+    evaluate_alarms(session=session, batch=batch, prediction=prediction, turbine=turbine)
     return IngestResult(batch, prediction, turbine, replayed=False)
 
 

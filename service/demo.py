@@ -39,6 +39,12 @@ def run_demo_feed(settings: Settings, stop: threading.Event) -> None:
 
     url = f"http://{settings.host}:{settings.port}"
     fleet = demo_fleet(settings.demo_turbines, seed=0)
+    # One turbine carries an advanced fault from the start, so that the alarm queue of a fresh
+    # demo has something to look at.
+    k = next((i for i, t in enumerate(fleet) if t.fault != "normal"), None)
+    if k is not None:
+        advanced = replace(fleet[k].drivetrain, impact_g=2.5 * fleet[k].drivetrain.impact_g)
+        fleet[k] = replace(fleet[k], severity_start=1.0, severity_end=1.0, drivetrain=advanced)
     with httpx.Client(base_url=url, timeout=30) as http:
         if not _wait_healthy(http):
             log.error("demo feed: server never became healthy", url=url)

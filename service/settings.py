@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     max_sample_rate_hz: float = 1_000_000.0
     log_level: str = "INFO"
     log_json: bool = False
+    stale_after_h: float = Field(
+        default=1.0, gt=0, description="Fleet view warns when a turbine sent nothing for longer."
+    )
     model_refresh_s: float = Field(
         default=2.0, ge=0, description="How often a worker checks the registry for a new "
         "production model (hot switch without restart).",

@@ -7,6 +7,7 @@ fails the file is deleted, so a failure leaves neither rows nor an orphan file b
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select, update
@@ -26,6 +27,7 @@ from service.registry.runtime import ServedModel
 from service.turbines import service as turbines
 from service.turbines.tables import Turbine
 
+_RAW_WRITER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="raw-writer")
 G = 9.80665
 UNIT_TO_M_S2 = {"g": G, "m/s2": 1.0}
 
@@ -73,25 +75,33 @@ def analyse(decoded: DecodedBatch, model: ServedModel, max_fs_hz: float) -> Snap
     )
 
 
+def raw_metadata(turbine_name: str, decoded: DecodedBatch) -> dict[str, str]:
+    meta = decoded.meta
+    return {"turbine": turbine_name, "sensor": meta.sensor,
+            "sample_rate_hz": repr(meta.sample_rate_hz), "recorded_at": meta.recorded_at.isoformat(),
+            "unit": meta.unit, "rpm": "" if meta.rpm is None else repr(meta.rpm)}
+
+
+def write_raw(store: RawStore, turbine_name: str, decoded: DecodedBatch) -> tuple[str, str, int]:
+    return store.write(turbine_name, decoded.meta.recorded_at, decoded.samples,
+                       decoded.channel_names, raw_metadata(turbine_name, decoded))
+
+
 def store_batch(
     *, session: Session, store: RawStore, turbine_name: str, auto_register: bool,
     decoded: DecodedBatch, analysis: SnapshotAnalysis, model: ServedModel, content_type: str,
     body_sha256: str, idempotency_key: str | None, label: str | None = None,
-    label_source: str | None = None,
+    label_source: str | None = None, raw: tuple[str, str, int] | None = None,
 ) -> IngestResult:
-    """Write the raw file and all rows in one transaction (commit included)."""
-    meta = decoded.meta
-    turbine = turbines.get_or_create_turbine(
-        session=session, name=turbine_name, auto_register=auto_register
-    )
-    sensor = turbines.get_or_create_sensor(session=session, turbine=turbine, name=meta.sensor)
-    uri, sha, nbytes = store.write(
-        turbine_name, meta.recorded_at, decoded.samples, decoded.channel_names,
-        {"turbine": turbine_name, "sensor": meta.sensor, "sample_rate_hz": repr(meta.sample_rate_hz),
-         "recorded_at": meta.recorded_at.isoformat(), "unit": meta.unit,
-         "rpm": "" if meta.rpm is None else repr(meta.rpm)},
-    )
+    """Write the raw file (unless ``raw`` says where it already is) and all rows in one
+    transaction (commit included). On any failure the file is removed again."""
+    uri, sha, nbytes = raw or write_raw(store, turbine_name, decoded)
     try:
+        turbine = turbines.get_or_create_turbine(
+            session=session, name=turbine_name, auto_register=auto_register
+        )
+        sensor = turbines.get_or_create_sensor(session=session, turbine=turbine,
+                                               name=decoded.meta.sensor)
         result = _insert_rows(
             session, turbine, sensor.id, uri, sha, nbytes, decoded, analysis, model,
             content_type, body_sha256, idempotency_key, label, label_source,
@@ -186,13 +196,21 @@ def ingest(
         turbines.get_turbine(session=session, name=turbine_name)  # 404 before any CPU work
     model = runtime.production(session=session)
     session.rollback()  # end the read transaction: no lock is held during the CPU work
-    with cpu_slots:  # one analysis per worker at a time: torch threads are sized for that
-        analysis = analyse(decoded, model, settings.max_sample_rate_hz)
+    # The raw Parquet file is encoded and written while the analysis runs (both release the
+    # GIL); a rejected batch deletes it again before answering.
+    pending = _RAW_WRITER.submit(write_raw, store, turbine_name, decoded)
+    try:
+        with cpu_slots:  # one analysis per worker at a time: torch threads are sized for that
+            analysis = analyse(decoded, model, settings.max_sample_rate_hz)
+    except BaseException:
+        store.delete(pending.result()[0])
+        raise
     return store_batch(
         session=session, store=store, turbine_name=turbine_name,
         auto_register=settings.auto_register_turbines, decoded=decoded, analysis=analysis,
         model=model, content_type=content_type, body_sha256=body_sha256,
         idempotency_key=idempotency_key, label=label, label_source=label_source,
+        raw=pending.result(),
     )
 
 

@@ -59,9 +59,11 @@ train: install
 evaluate: install
 	$(BIN)/windwatch evaluate
 
-# Placeholder: the dashboard browser tests will install Playwright's chromium here.
+# The dashboard browser tests (tests/browser) drive the system Chromium (apt-get install -y
+# chromium; .ci/run does it) through Playwright; Playwright's own browser download is not used.
 browser-deps: install
-	@echo "browser-deps: nothing to install yet"
+	$(BIN)/python -m pip install 'playwright>=1.40'
+	@test -x /usr/bin/chromium || echo "browser-deps: no /usr/bin/chromium; run: apt-get install -y chromium"
 
 clean:
 	rm -rf .pytest_cache .hypothesis .ruff_cache *.egg-info bench/results/*.json

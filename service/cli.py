@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from service.cli_evaluate import evaluate_command
+from service.cli_explain import explain_eval_command, geometry_app
 from service.settings import get_settings
 
 app = typer.Typer(help="Windwatch: vibration condition monitoring for wind turbines.",
@@ -17,8 +18,11 @@ app = typer.Typer(help="Windwatch: vibration condition monitoring for wind turbi
 models_app = typer.Typer(help="The model registry.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 
-# The evaluation protocol lives in its own module; its heavy imports happen inside the command.
+# The evaluation protocol and the explanation checks live in their own modules; their heavy
+# imports happen inside the commands.
 app.command("evaluate")(evaluate_command)
+app.command("explain-eval")(explain_eval_command)
+app.add_typer(geometry_app, name="geometry")
 
 
 @app.command()
@@ -59,7 +63,8 @@ def serve(
 @app.command()
 def train(
     arch: Annotated[str, typer.Option(help="cnn1d or cnn2d")] = "cnn1d",
-    out: Annotated[Path | None, typer.Option(help="Checkpoint stem (default: var/models/<arch>-<time>)")] = None,
+    out: Annotated[Path | None, typer.Option(help="Checkpoint stem (default: <data_root>/trained/...)")]
+    = None,
     seed: int = 0,
     register: Annotated[bool, typer.Option(help="Register the result as a candidate")] = True,
 ) -> None:

@@ -31,7 +31,10 @@ EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 CWRU_LABELS = {"none": "normal", "inner_race": "inner_race", "outer_race": "outer_race", "ball": "ball"}
 
 
-def read_recording(path: Path, row: dict[str, str]) -> tuple[np.ndarray, float, float | None, str | None, datetime | None]:
+Loaded = tuple[np.ndarray, float, float | None, str | None, datetime | None]
+
+
+def read_recording(path: Path, row: dict[str, str]) -> Loaded:
     """(samples (1, N) float32, fs_hz, rpm, label, recorded_at) of one labelled .mat file."""
     mat = scipy.io.loadmat(path)
     fs = float(row["fs_hz"])

@@ -9,12 +9,14 @@ from contextlib import asynccontextmanager
 import structlog
 import torch
 from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from service.alarms.router import router as alarms_router
 from service.batches.router import router as batches_router
 from service.batches.storage import RawStore
 from service.components.router import router as components_router
+from service.dashboard.router import STATIC_DIR
 from service.dashboard.router import router as dashboard_router
 from service.db import get_engine, session_factory
 from service.errors import install_handlers
@@ -74,4 +76,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (batches_router, turbines_router, predictions_router, registry_router,
                    alarms_router, components_router, dashboard_router):
         app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")  # dashboard CSS/JS
     return app

@@ -40,7 +40,9 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
-    workers: int = Field(default=1, ge=1, description="uvicorn worker processes.")
+    workers: int = Field(
+        default=2, ge=1, description="uvicorn worker processes (each with cores // workers torch threads)."
+    )
     torch_threads: int | None = Field(
         default=None, description="Threads per worker; default cores // workers (never oversubscribe)."
     )

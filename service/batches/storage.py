@@ -6,6 +6,7 @@ file; the caller deletes the file again if its database transaction fails.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import uuid
@@ -71,7 +72,5 @@ class RawStore:
 
     def delete(self, uri: str) -> None:
         """Remove a file whose transaction failed (never raises)."""
-        try:
+        with contextlib.suppress(OSError):
             (self.data_root / uri).unlink(missing_ok=True)
-        except OSError:
-            pass

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Literal
+
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from pipelines.explain import input_gradient_map
@@ -10,6 +12,7 @@ from service.batches.storage import read_parquet
 from service.batches.tables import Batch
 from service.deps import RuntimeDep, SessionDep, StoreDep
 from service.predictions import service
+from service.predictions.explain import ExplanationOut, explain_prediction, explanation_png
 from service.predictions.schemas import ModelRef, PredictionOut, SaliencyOut
 
 router = APIRouter(prefix="/api/v1/predictions", tags=["predictions"])
@@ -43,5 +46,28 @@ async def get_saliency(
             attribution=smap.attribution.tolist(),
             top_frequencies_hz=smap.top_frequencies_hz().round(2).tolist(),
         )
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/{prediction_id}/explanation", response_model=ExplanationOut,
+            responses={200: {"content": {"image/png": {}}}})
+async def get_explanation(
+    prediction_id: int, request: Request, session: SessionDep, store: StoreDep,
+    runtime: RuntimeDep, method: Literal["vanilla", "smoothgrad", "ig", "gradcam"] = "vanilla",
+    format: Literal["json", "png"] = "json", target: str | None = None,
+) -> ExplanationOut | Response:
+    """Attribution of the predicted class (or ``target``) on physical axes, its top frequency
+    bands with the nearest bearing/gear defect line, the agreement of the map with each defect
+    family against chance, and a verdict on whether the pattern supports the class.
+    ``format=png``: the same as a figure. IG and SmoothGrad maps are cached once computed."""
+
+    def work() -> ExplanationOut | Response:
+        explained = explain_prediction(
+            session=session, store=store, runtime=runtime, prediction_id=prediction_id,
+            method=method, target_class=target, cpu_slots=request.app.state.cpu_slots)
+        if format == "png":
+            return Response(explanation_png(explained), media_type="image/png")
+        return explained.out
 
     return await run_in_threadpool(work)

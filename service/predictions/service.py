@@ -27,6 +27,7 @@ def prediction_out(p: Prediction, turbine: str, sensor: str, model_name: str) ->
             "self": f"{API}/predictions/{p.id}",
             "batch": f"{API}/batches/{p.batch_id}",
             "saliency": f"{API}/predictions/{p.id}/saliency",
+            "explanation": f"{API}/predictions/{p.id}/explanation?method=ig",
             "turbine": f"{API}/turbines/{turbine}",
         },
     )

@@ -8,10 +8,12 @@ from hypothesis import strategies as st
 
 from tests.service.bodies import ARROW, JSON, NPY, PARQUET, arrow_body, json_body, meta, npy_body
 
-CTYPES = st.sampled_from([ARROW, PARQUET, NPY, JSON, "text/csv", "", "application/json; charset=utf-8"])
+CTYPES = st.sampled_from(
+    [ARROW, PARQUET, NPY, JSON, "text/csv", "", "application/json; charset=utf-8"])
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.floats(allow_nan=True) | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=8),
+    st.none() | st.booleans() | st.floats(allow_nan=True) | st.integers(-(2**63), 2**63 - 1)
+    | st.text(max_size=8),
     lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4),
     max_leaves=12,
 )

@@ -35,8 +35,8 @@ def test_prediction_history_range_and_paging(client):
     r = client.get("/api/v1/turbines/WT-020/predictions",
                    params={"start": times[1], "end": times[5], "limit": 2}).json()
     assert [p["id"] for p in r["items"]] == [ids[4], ids[3]]
-    r2 = client.get("/api/v1/turbines/WT-020/predictions",
-                    params={"start": times[1], "end": times[5], "limit": 2, "cursor": r["next_cursor"]}).json()
+    params = {"start": times[1], "end": times[5], "limit": 2, "cursor": r["next_cursor"]}
+    r2 = client.get("/api/v1/turbines/WT-020/predictions", params=params).json()
     assert [p["id"] for p in r2["items"]] == [ids[2], ids[1]]
     assert r2["next_cursor"] is None
     bad = client.get("/api/v1/turbines/WT-020/predictions", params={"start": "2026-11-01T10:00:00"})

@@ -1,0 +1,1 @@
+"""Component geometry per turbine sensor (bearings, gears) and a small bearing catalogue."""

@@ -1,0 +1,150 @@
+"""Reading and writing a sensor's component geometry; the kinematics explanations use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipelines.kinematics import BearingGeometry, planetary_stage
+from pipelines.physics import Kinematics
+from service.components.catalogue import CATALOGUE, DEFAULT_BEARING, lookup
+from service.components.schemas import BearingOut, GearIn, GeometryIn, GeometryOut, PlanetaryIn
+from service.components.tables import SensorGeometry
+from service.db import utcnow
+from service.errors import InvalidBatch, NotFound
+from service.turbines import service as turbines
+from service.turbines.tables import Sensor
+
+
+@dataclass(frozen=True)
+class SensorKinematics:
+    """What a sensor's configuration (or the assumed default) says about its shaft."""
+
+    bearing: BearingGeometry
+    designation: str | None
+    approximate: bool
+    source: str
+    gear_orders: dict[str, float] = field(default_factory=dict)
+    shaft_speed_ratio: float = 1.0
+    rpm_range: tuple[float, float] | None = None
+    assumed: bool = False
+
+    def at(self, shaft_hz: float) -> Kinematics:
+        """The line-placing kinematics at a shaft speed (Hz, of the watched shaft)."""
+        return Kinematics(shaft_hz, self.bearing, dict(self.gear_orders))
+
+
+def gear_orders(gears: list[dict], planetary: dict | None) -> dict[str, float]:
+    """Mesh frequency / watched shaft speed for each gear and the planetary stage."""
+    out = {g["name"]: g["teeth"] * g.get("speed_ratio", 1.0) for g in gears}
+    if planetary:
+        st = planetary_stage(planetary["sun_teeth"], planetary["planet_teeth"],
+                             planetary["ring_teeth"], planetary["carrier_speed_ratio"],
+                             planetary.get("n_planets", 3))
+        out["planetary"] = st.mesh_hz  # at unit shaft speed, the mesh order
+    return out
+
+
+def sensor_kinematics(row: SensorGeometry | None) -> SensorKinematics:
+    """The configured kinematics, or the default catalogue bearing flagged ``assumed``."""
+    if row is None:
+        b = CATALOGUE[DEFAULT_BEARING]
+        return SensorKinematics(b.geometry, b.designation, b.approximate, b.source, assumed=True)
+    cat = lookup(row.bearing_designation) if row.bearing_designation else None
+    geom = BearingGeometry(row.n_elements, row.element_diameter_mm, row.pitch_diameter_mm,
+                           row.contact_angle_deg)
+    rng = (row.rpm_min, row.rpm_max) if row.rpm_min is not None else None
+    return SensorKinematics(
+        geom, row.bearing_designation, bool(cat and cat.approximate),
+        cat.source if cat else "custom geometry", gear_orders(row.gears or [], row.planetary),
+        row.shaft_speed_ratio, rng, assumed=False)
+
+
+def kinematics_for_sensor(*, session: Session, sensor_id: int) -> SensorKinematics:
+    row = session.scalar(select(SensorGeometry).where(SensorGeometry.sensor_id == sensor_id))
+    return sensor_kinematics(row)
+
+
+def _sensor(session: Session, turbine_name: str, sensor_name: str, create: bool) -> Sensor:
+    turbine = turbines.get_turbine(session=session, name=turbine_name)
+    if create:
+        return turbines.get_or_create_sensor(session=session, turbine=turbine, name=sensor_name)
+    sensor = next((s for s in turbine.sensors if s.name == sensor_name), None)
+    if sensor is None:
+        raise NotFound(f"turbine {turbine_name!r} has no sensor {sensor_name!r}")
+    return sensor
+
+
+def geometry_out(turbine_name: str, sensor_name: str, row: SensorGeometry | None) -> GeometryOut:
+    k = sensor_kinematics(row)
+    cat = lookup(k.designation) if k.designation else None
+    g = k.bearing
+    return GeometryOut(
+        turbine_id=turbine_name, sensor=sensor_name, assumed=k.assumed,
+        bearing=BearingOut(
+            designation=k.designation, kind=cat.kind if cat else None, n_elements=g.n_elements,
+            element_diameter_mm=round(g.ball_diameter, 4),
+            pitch_diameter_mm=round(g.pitch_diameter, 4),
+            contact_angle_deg=g.contact_angle_deg, approximate=k.approximate, source=k.source,
+            defect_orders={n: round(v, 4) for n, v in g.defect_orders().items()}),
+        gears=[GearIn(**d) for d in (row.gears if row else [])],
+        planetary=PlanetaryIn(**row.planetary) if row and row.planetary else None,
+        gear_mesh_orders={n: round(v, 4) for n, v in k.gear_orders.items()},
+        shaft_speed_ratio=k.shaft_speed_ratio,
+        rpm_min=row.rpm_min if row else None, rpm_max=row.rpm_max if row else None,
+        notes=row.notes if row else None, updated_at=row.updated_at if row else None,
+        updated_by=row.updated_by if row else None,
+    )
+
+
+def get_geometry(*, session: Session, turbine_name: str, sensor_name: str) -> GeometryOut:
+    """The sensor's configuration, or the assumed default (``assumed: true``)."""
+    sensor = _sensor(session, turbine_name, sensor_name, create=False)
+    row = session.scalar(select(SensorGeometry).where(SensorGeometry.sensor_id == sensor.id))
+    return geometry_out(turbine_name, sensor_name, row)
+
+
+def put_geometry(*, session: Session, turbine_name: str, sensor_name: str,
+                 body: GeometryIn) -> tuple[GeometryOut, bool]:
+    """Configure a sensor (created if the turbine has no such sensor yet); (out, created)."""
+    if body.bearing is not None:
+        cat = lookup(body.bearing)
+        if cat is None:
+            raise InvalidBatch(f"unknown bearing {body.bearing!r}; catalogue: "
+                               f"{', '.join(CATALOGUE)} (or give a custom geometry)")
+        geom, designation = cat.geometry, cat.designation
+    else:
+        try:
+            geom = BearingGeometry(body.n_elements, body.element_diameter_mm,
+                                   body.pitch_diameter_mm, body.contact_angle_deg or 0.0)
+        except ValueError as exc:
+            raise InvalidBatch(str(exc)) from exc
+        designation = None
+    sensor = _sensor(session, turbine_name, sensor_name, create=True)
+    row = session.scalar(select(SensorGeometry).where(SensorGeometry.sensor_id == sensor.id))
+    created = row is None
+    if created:
+        row = SensorGeometry(sensor_id=sensor.id)
+        session.add(row)
+    row.bearing_designation = designation
+    row.n_elements, row.element_diameter_mm = geom.n_elements, geom.ball_diameter
+    row.pitch_diameter_mm, row.contact_angle_deg = geom.pitch_diameter, geom.contact_angle_deg
+    row.gears = [g.model_dump() for g in body.gears]
+    row.planetary = body.planetary.model_dump() if body.planetary else None
+    row.shaft_speed_ratio = body.shaft_speed_ratio
+    row.rpm_min, row.rpm_max, row.notes = body.rpm_min, body.rpm_max, body.notes
+    row.updated_at, row.updated_by = utcnow(), body.by
+    session.commit()
+    return geometry_out(turbine_name, sensor_name, row), created
+
+
+def delete_geometry(*, session: Session, turbine_name: str, sensor_name: str) -> None:
+    """Forget a sensor's configuration (explanations fall back to the assumed default)."""
+    sensor = _sensor(session, turbine_name, sensor_name, create=False)
+    row = session.scalar(select(SensorGeometry).where(SensorGeometry.sensor_id == sensor.id))
+    if row is None:
+        raise NotFound(f"sensor {sensor_name!r} of {turbine_name!r} has no configured geometry")
+    session.delete(row)
+    session.commit()

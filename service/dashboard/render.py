@@ -1,0 +1,50 @@
+"""Shared page plumbing: the Jinja2 environment with its filters, and urlencoded form bodies."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+# Severity / health -> CSS class; the text is always shown too (never colour alone).
+TONE = {"critical": "bad", "major": "bad", "alarm": "bad", "minor": "warn", "warning": "warn",
+        "ok": "good", "normal": "good", "no data": "muted", "stale": "warn", "open": "bad",
+        "acknowledged": "warn", "closed": "muted", "production": "good", "candidate": "muted",
+        "archived": "muted"}
+
+
+def fmt_time(t: datetime | None) -> str:
+    """UTC, minute resolution: what an analyst reads in a table."""
+    return "—" if t is None else t.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def ago(t: datetime | None) -> str:
+    """"5 min ago", "3 h ago", "2 d ago"."""
+    if t is None:
+        return "never"
+    s = max(0.0, (datetime.now(UTC) - t).total_seconds())
+    if s < 3600:
+        return f"{int(s // 60)} min ago"
+    return f"{s / 3600:.0f} h ago" if s < 172_800 else f"{s / 86_400:.0f} d ago"
+
+
+def query(params: dict, **changes: object) -> str:
+    """The current query string with some parameters changed (None drops one)."""
+    merged = {**params, **changes}
+    return "?" + urlencode({k: v for k, v in merged.items() if v not in (None, "")})
+
+
+templates.env.filters.update(time=fmt_time, ago=ago)
+templates.env.globals.update(tone=lambda s: TONE.get(s, "muted"), query=query)
+
+
+async def form_data(request: Request) -> dict[str, str]:
+    """An ``application/x-www-form-urlencoded`` body as a flat dict (last value wins); parsed
+    here rather than through FastAPI's ``Form`` to avoid the python-multipart dependency."""
+    body = (await request.body()).decode("utf-8", errors="replace")
+    return {k: v[-1].strip() for k, v in parse_qs(body, keep_blank_values=True).items()}

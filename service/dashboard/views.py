@@ -1,0 +1,127 @@
+"""Data behind the turbine page: per-sensor trends (fault probabilities with their thresholds and
+alarm markers, RMS velocity with VDI zone bands), the batch list, and the spectra of one batch
+(spectrum and envelope spectrum with defect-frequency markers).
+
+Trends read the ``ix_predictions_sensor_recorded`` / ``ix_batches_sensor_recorded`` ranges of
+one sensor within the picked time range, newest ``max_points`` first, so a year of history never
+comes back whole.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pipelines.signal import display_spectrum, envelope_spectrum, spectral_kurtosis_band
+from service.alarms import rules
+from service.alarms.tables import Alarm
+from service.batches.storage import RawStore, read_parquet
+from service.batches.tables import Batch, Indicator
+from service.components.service import kinematics_for_sensor
+from service.predictions.tables import Prediction
+from service.turbines.tables import Sensor, Turbine
+
+MAX_POINTS = 2000  # per sensor and chart: plenty for a trend on a laptop screen
+
+
+def _iso(t: datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")
+
+
+def sensor_trends(*, session: Session, turbine: Turbine, sensor: Sensor, start: datetime | None,
+                  end: datetime | None, max_points: int = MAX_POINTS) -> dict:
+    """Everything the trend charts of one sensor need, as JSON-ready lists."""
+    p = (select(Prediction.recorded_at, Prediction.probabilities, Prediction.id,
+                Prediction.batch_id).where(Prediction.sensor_id == sensor.id))
+    rms = (select(Batch.recorded_at, func.max(Indicator.rms_velocity_mm_s))
+           .join(Indicator, Indicator.batch_id == Batch.id).where(Batch.sensor_id == sensor.id))
+    if start is not None:
+        p, rms = p.where(Prediction.recorded_at >= start), rms.where(Batch.recorded_at >= start)
+    if end is not None:
+        p, rms = p.where(Prediction.recorded_at < end), rms.where(Batch.recorded_at < end)
+    preds = session.execute(p.order_by(Prediction.recorded_at.desc()).limit(max_points)).all()[::-1]
+    rms_rows = session.execute(rms.group_by(Batch.id, Batch.recorded_at)
+                               .order_by(Batch.recorded_at.desc()).limit(max_points)).all()[::-1]
+    classes = sorted({c for _, probs, _, _ in preds for c in probs if c != rules.NORMAL})
+    component = rules.component_of(sensor.name, sensor.component)
+    lim = rules.ZONE_LIMITS.get(component, {}).get("rms_velocity_mm_s")
+    alarms = session.execute(
+        select(Alarm.id, Alarm.kind, Alarm.code, Alarm.severity, Alarm.state,
+               Alarm.first_recorded_at)
+        .where(Alarm.turbine_id == turbine.id, Alarm.sensor_id == sensor.id)
+        .order_by(Alarm.opened_at.desc()).limit(200)).all()
+    return {
+        "sensor": sensor.name, "component": component,
+        "times": [_iso(r[0]) for r in preds],
+        "probabilities": {c: [round(float(r[1].get(c, 0.0)), 4) for r in preds] for c in classes},
+        "thresholds": {c: rules.policy_for(c).threshold for c in classes},
+        "rms_times": [_iso(r[0]) for r in rms_rows],
+        "rms_velocity_mm_s": [round(float(r[1]), 3) for r in rms_rows],
+        "zones": None if lim is None else {"bc": lim.bc, "cd": lim.cd},
+        "alarms": [{"id": a.id, "kind": a.kind, "code": a.code, "severity": a.severity,
+                    "state": a.state, "at": _iso(a.first_recorded_at)} for a in alarms],
+    }
+
+
+def batch_list(*, session: Session, turbine: Turbine, start: datetime | None,
+               end: datetime | None, limit: int = 50) -> list[dict]:
+    """The newest batches of the turbine in the range, with sensor, verdict and label."""
+    stmt = (select(Batch.id, Batch.recorded_at, Batch.received_at, Batch.rpm, Batch.label,
+                   Sensor.name, Prediction.id, Prediction.label, Prediction.score)
+            .join(Sensor, Sensor.id == Batch.sensor_id)
+            .outerjoin(Prediction, Prediction.batch_id == Batch.id)
+            .where(Batch.turbine_id == turbine.id))
+    if start is not None:
+        stmt = stmt.where(Batch.recorded_at >= start)
+    if end is not None:
+        stmt = stmt.where(Batch.recorded_at < end)
+    rows = session.execute(stmt.order_by(Batch.recorded_at.desc(), Batch.id.desc()).limit(limit))
+    return [{"id": r[0], "recorded_at": r[1], "received_at": r[2], "rpm": r[3], "label": r[4],
+             "sensor": r[5], "prediction_id": r[6], "verdict": r[7], "score": r[8]} for r in rows]
+
+
+def latest_batches(*, session: Session, sensor_ids: list[int], end: datetime | None) -> dict:
+    """sensor id -> (batch id, prediction id) of its newest batch before ``end``."""
+    out = {}
+    for sid in sensor_ids:  # one indexed lookup per sensor (a turbine has a handful)
+        stmt = (select(Batch.id, Prediction.id)
+                .outerjoin(Prediction, Prediction.batch_id == Batch.id)
+                .where(Batch.sensor_id == sid))
+        if end is not None:
+            stmt = stmt.where(Batch.recorded_at < end)
+        row = session.execute(stmt.order_by(Batch.recorded_at.desc(), Batch.id.desc())
+                              .limit(1)).first()
+        if row is not None:
+            out[sid] = {"batch_id": row[0], "prediction_id": row[1]}
+    return out
+
+
+def batch_spectra(*, session: Session, store: RawStore, batch: Batch, n_points: int = 800) -> dict:
+    """Spectrum (0..Nyquist) and envelope spectrum (kurtogram band, up to 6x BPFI) of the first
+    channel, with the bearing defect frequencies at the batch's rpm (configured geometry, or the
+    catalogue default the kinematics service assumes)."""
+    x, names, _ = read_parquet(store.path(batch.raw_uri))
+    fs = batch.sample_rate_hz
+    freqs, amp = display_spectrum(x[:1], fs, n_points=n_points)
+    kin = kinematics_for_sensor(session=session, sensor_id=batch.sensor_id)
+    defects: dict[str, float] = {}
+    if batch.rpm:
+        shaft_hz = batch.rpm / 60.0 * kin.shaft_speed_ratio
+        defects = {"1X": shaft_hz, **kin.bearing.defect_frequencies_hz(shaft_hz)}
+    fmax = 6.0 * defects["BPFI"] if defects else min(1000.0, fs / 4)
+    try:
+        band = spectral_kurtosis_band(x[:1], fs)
+    except ValueError:  # too short for a kurtogram: a generic high band
+        band = (0.25 * fs, 0.45 * fs)
+    ef, ea = envelope_spectrum(x[:1], fs, band, n_points=n_points, fmax_hz=fmax)
+    return {
+        "batch_id": batch.id, "channel": names[0], "unit": batch.unit, "rpm": batch.rpm,
+        "spectrum": {"freqs_hz": np.round(freqs, 2).tolist(), "amplitude": amp[0].tolist()},
+        "envelope": {"freqs_hz": np.round(ef, 3).tolist(), "amplitude": ea[0].tolist(),
+                     "band_hz": [round(band[0], 1), round(band[1], 1)]},
+        "defects_hz": {k: round(v, 2) for k, v in defects.items() if k != "BSF"},
+        "bearing": kin.designation, "assumed_geometry": kin.assumed,
+    }

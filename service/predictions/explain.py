@@ -1,0 +1,275 @@
+"""Explanations of stored predictions: an attribution map checked against the kinematics of
+the sensor's bearing and gears, as JSON or PNG.
+
+Integrated Gradients and SmoothGrad cost ~0.1-0.4 s per window, so their maps are cached on
+disk under ``<data_root>/explanations/``, content-addressed by the raw file's sha256, the
+model's weights sha256, the method, the target class and ``MAP_VERSION`` (bump it when an
+attribution method changes). The physics part is recomputed on every request: it depends on
+the sensor's geometry, which may be edited after the map was cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from pipelines import attribution as attr
+from pipelines import physics
+from pipelines.features import InputSpec
+from pipelines.render import Figure1, render_png
+from pipelines.signal import envelope_spectrum, estimate_shaft_hz, spectral_kurtosis_band
+from service.batches.storage import RawStore, read_parquet
+from service.batches.tables import Batch
+from service.components.service import SensorKinematics, kinematics_for_sensor
+from service.errors import InvalidBatch
+from service.predictions import service as predictions
+from service.predictions.schemas import ModelRef
+
+MAP_VERSION = "1"
+CACHED_METHODS = ("ig", "smoothgrad")
+DEFAULT_RPM_RANGE = (300.0, 3600.0)  # speed search range when neither batch nor config has one
+DISPLAY_POINTS = 400  # frequency points of a displayed map (time: at most 64 columns)
+TOP_BANDS = 5
+
+
+class ShaftSpeedOut(BaseModel):
+    shaft_hz: float | None = Field(description="Speed of the shaft the sensor watches.")
+    rpm: float | None
+    source: str = Field(description="batch (the batch's rpm x the configured speed ratio), "
+                        "estimated (strongest line in the search range), or unavailable")
+    search_range_rpm: tuple[float, float] | None = None
+
+
+class MatchOut(BaseModel):
+    family: str
+    harmonic: int
+    sideband: int = Field(description="Signed order of the modulating frequency (0: none).")
+    sideband_of: str = Field(description="SHAFT, FTF or empty.")
+    line_hz: float
+    error_pct: float
+    tolerance_hz: float
+    within_tolerance: bool
+
+
+class BandOut(BaseModel):
+    lo_hz: float
+    hi_hz: float
+    peak_hz: float
+    share: float = Field(description="Share of the total attribution inside the band.")
+    nearest_line: MatchOut | None
+
+
+class AgreementOut(BaseModel):
+    share: float = Field(description="Attribution mass within tolerance of the family's lines.")
+    chance: float = Field(description="Share of the frequency axis those windows cover.")
+    ratio: float | None
+
+
+class VerdictOut(BaseModel):
+    verdict: str = Field(description="supports | contradicts | inconclusive")
+    expected_family: str | None
+    reason: str
+
+
+class MapOut(BaseModel):
+    freqs_hz: list[float] = Field(description="Centre of each displayed frequency cell.")
+    times_s: list[float] | None = Field(description="Centre of each time cell (2-D model).")
+    attribution: list[float] | list[list[float]] = Field(description="Sums to 1 (F or F x T).")
+    per_frequency: list[float] = Field(description="Attribution per frequency cell, time summed.")
+
+
+class ExplanationOut(BaseModel):
+    prediction_id: int
+    model_version: ModelRef
+    architecture: str
+    method: str
+    target_class: str
+    predicted_class: str
+    n_windows: int
+    cached: bool
+    map: MapOut
+    shaft_speed: ShaftSpeedOut
+    geometry: dict = Field(description="Bearing designation, assumed flag, source, gear orders.")
+    defect_frequencies_hz: dict[str, float]
+    tolerance_pct: float
+    n_harmonics: int
+    bands: list[BandOut]
+    agreement: dict[str, AgreementOut]
+    verdict: VerdictOut
+
+
+@dataclass
+class Explained:
+    out: ExplanationOut
+    figure: Figure1
+
+
+def cache_path(root: Path, raw_sha: str, model_sha: str, method: str, target: int) -> Path:
+    key = hashlib.sha256(f"{MAP_VERSION}|{raw_sha}|{model_sha}|{method}|{target}".encode()
+                         ).hexdigest()
+    return root / "explanations" / key[:2] / f"{key}.npz"
+
+
+def load_or_compute(path: Path | None, compute) -> tuple[attr.AttributionMap, bool]:  # noqa: ANN001
+    """The cached map at ``path`` or ``compute()``'s, stored there atomically."""
+    if path is not None and path.exists():
+        try:
+            with np.load(path) as z:
+                return attr.AttributionMap(z["values"], z["freqs_hz"], z["times_s"] if
+                                           z["times_s"].size else None, str(z["method"]),
+                                           int(z["n_windows"])), True
+        except (OSError, KeyError, ValueError):
+            pass  # a damaged cache entry is recomputed and replaced
+    m = compute()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.npz")
+        np.savez(tmp, values=m.values, freqs_hz=m.freqs_hz, method=m.method,
+                 times_s=m.times_s if m.times_s is not None else np.zeros(0),
+                 n_windows=m.n_windows)
+        os.replace(tmp, path)
+    return m, False
+
+
+def shaft_speed(rpm: float | None, x: np.ndarray, fs_hz: float, sk: SensorKinematics
+                ) -> ShaftSpeedOut:
+    """The watched shaft's speed: the batch's rpm if given, else an estimate (say which)."""
+    if rpm is not None and rpm > 0:
+        hz = rpm / 60.0 * sk.shaft_speed_ratio
+        return ShaftSpeedOut(shaft_hz=hz, rpm=hz * 60.0, source="batch")
+    lo, hi = sk.rpm_range or DEFAULT_RPM_RANGE
+    try:
+        hz = estimate_shaft_hz(x, fs_hz, lo / 60.0, hi / 60.0)
+    except ValueError:
+        return ShaftSpeedOut(shaft_hz=None, rpm=None, source="unavailable",
+                             search_range_rpm=(lo, hi))
+    return ShaftSpeedOut(shaft_hz=hz, rpm=hz * 60.0, source="estimated", search_range_rpm=(lo, hi))
+
+
+def _pool(a: np.ndarray, axis: int, k: int) -> np.ndarray:
+    n = a.shape[axis] // k * k
+    a = np.take(a, np.arange(n), axis=axis)
+    shape = a.shape[:axis] + (n // k, k) + a.shape[axis + 1:]
+    return a.reshape(shape).sum(axis=axis + 1)
+
+
+def display_map(m: attr.AttributionMap) -> MapOut:
+    """Sum-pool the map to at most DISPLAY_POINTS frequencies (x 64 times): shares survive."""
+    kf = max(1, -(-len(m.freqs_hz) // DISPLAY_POINTS))
+    f = _pool(m.freqs_hz[:, None], 0, kf)[:, 0] / kf
+    values = _pool(m.values.astype(np.float64), 0, kf)
+    times = None
+    if values.ndim == 2:
+        kt = max(1, -(-values.shape[1] // 64))
+        values = _pool(values, 1, kt)
+        times = (_pool(m.times_s[None, :], 1, kt)[0] / kt).round(5).tolist()
+    per_f = values if values.ndim == 1 else values.sum(axis=1)
+    return MapOut(freqs_hz=f.round(3).tolist(), times_s=times,
+                  attribution=np.round(values, 7).tolist(),
+                  per_frequency=np.round(per_f, 7).tolist())
+
+
+def explain_prediction(*, session, store: RawStore, runtime, prediction_id: int,  # noqa: ANN001
+                       method: str, target_class: str | None = None,
+                       cpu_slots: threading.Semaphore | None = None) -> Explained:
+    """Attribution of a stored prediction, by the model version that made it, with the physics
+    check (bands, nearest defect lines, agreement per family, verdict)."""
+    p = predictions.get_prediction_row(session=session, prediction_id=prediction_id)
+    batch = session.get(Batch, p.batch_id)
+    served = runtime.by_id(session=session, version_id=p.model_version_id)
+    clf = served.classifier
+    target_class = target_class or p.label
+    if target_class not in clf.classes:
+        raise InvalidBatch(f"unknown class {target_class!r}; the model knows {clf.classes}")
+    target = clf.classes.index(target_class)
+    sk = kinematics_for_sensor(session=session, sensor_id=p.sensor_id)
+    session.rollback()  # no read transaction is held during the CPU work
+    spec = InputSpec.from_dict(clf.input_spec_dict)
+    x, _, _ = read_parquet(store.path(batch.raw_uri))
+    fs = batch.sample_rate_hz
+    with cpu_slots or nullcontext():
+        inputs = attr.snapshot_inputs(x, fs, spec)
+        path = (cache_path(store.data_root, batch.raw_sha256, clf.sha256, method, target)
+                if method in CACHED_METHODS else None)
+        amap, cached = load_or_compute(
+            path, lambda: attr.attribution_map(clf.model, inputs, spec, target, method))
+    shaft = shaft_speed(batch.rpm, x, fs, sk)
+    return _physics(p, served, clf, spec, sk, shaft, amap, cached, inputs, target_class,
+                    method, x, fs)
+
+
+def _physics(p, served, clf, spec, sk, shaft, amap, cached, inputs, target_class, method,  # noqa: ANN001, PLR0913
+             x, fs) -> Explained:
+    freqs, per_f = amap.freqs_hz, amap.per_freq
+    expected = physics.EXPECTED_FAMILY.get(target_class)
+    if shaft.shaft_hz is not None:
+        kin = sk.at(shaft.shaft_hz)
+        fundamentals = kin.fundamentals_hz()
+        chk = physics.check(per_f, freqs, kin, target_class, TOP_BANDS)
+        bands, matches, agreements, v, lines = (chk.bands, chk.matches, chk.agreements,
+                                                chk.verdict, chk.lines)
+    else:
+        fundamentals, agreements = {}, {}
+        bands = physics.salient_bands(per_f, freqs, TOP_BANDS)
+        matches = [None] * len(bands)
+        lines = physics.family_lines(physics.Kinematics(1.0), [])
+        v = physics.Verdict("inconclusive", expected, "no shaft speed: the batch has no rpm "
+                            "and none could be estimated, so no defect lines can be placed")
+    figure = _figure(clf, spec, sk, shaft, amap, inputs, target_class, method, bands, lines,
+                     expected, x, fs, served)
+    out = ExplanationOut(
+        prediction_id=p.id, model_version=ModelRef(id=served.version_id, name=served.name),
+        architecture=clf.architecture, method=method, target_class=target_class,
+        predicted_class=p.label, n_windows=amap.n_windows, cached=cached, map=display_map(amap),
+        shaft_speed=shaft,
+        geometry={"bearing": sk.designation, "assumed": sk.assumed, "approximate": sk.approximate,
+                  "source": sk.source, "gear_mesh_orders": sk.gear_orders,
+                  "shaft_speed_ratio": sk.shaft_speed_ratio},
+        defect_frequencies_hz={k: round(f, 3) for k, f in fundamentals.items()},
+        tolerance_pct=100 * physics.TOLERANCE, n_harmonics=physics.N_HARMONICS,
+        bands=[BandOut(lo_hz=b.lo_hz, hi_hz=b.hi_hz, peak_hz=b.peak_hz, share=round(b.share, 5),
+                       nearest_line=MatchOut(**vars(m)) if m else None)
+               for b, m in zip(bands, matches, strict=True)],
+        agreement={k: AgreementOut(share=round(a.share, 5), chance=round(a.chance, 5),
+                                   ratio=None if np.isnan(a.ratio) else round(a.ratio, 3))
+                   for k, a in agreements.items()},
+        verdict=VerdictOut(verdict=v.verdict, expected_family=v.expected_family, reason=v.reason),
+    )
+    return Explained(out, figure)
+
+
+def _figure(clf, spec, sk, shaft, amap, inputs, target_class, method, bands, lines, expected,  # noqa: ANN001, PLR0913
+            x, fs, served) -> Figure1:
+    fmax = float(spec.freqs_hz[-1])
+    zoom = fmax
+    if len(lines.freq_hz):
+        low = lines.freq_hz[(lines.harmonic <= physics.N_HARMONICS)]
+        zoom = min(fmax, 1.15 * float(low.max()))
+    envelope = None
+    try:
+        band = spectral_kurtosis_band(x, fs)
+        ef, ea = envelope_spectrum(x, fs, band, fmax_hz=zoom)
+        envelope = (ef, ea.mean(axis=0))
+    except ValueError:
+        pass  # too short for a kurtogram: the figure goes without the envelope panel
+    speed = (f"shaft {shaft.rpm:.0f} rpm ({shaft.source})" if shaft.shaft_hz else "no shaft speed")
+    bearing = (sk.designation or "custom bearing") + (" (ASSUMED)" if sk.assumed else "")
+    return Figure1(
+        freqs_hz=spec.freqs_hz, model_input=inputs.mean(axis=0)[0], attribution=amap.values,
+        times_s=amap.times_s, lines=lines, expected_family=expected, bands=bands,
+        zoom_hz=zoom, envelope=envelope,
+        title=f"{method} attribution for '{target_class}' - {served.name} ({clf.architecture}), "
+              f"{amap.n_windows} windows",
+        notes=[speed, bearing, f"tolerance +-{100 * physics.TOLERANCE:g}%"],
+    )
+
+
+def explanation_png(explained: Explained) -> bytes:
+    return render_png(explained.figure)

@@ -1,0 +1,136 @@
+"""Browser tests: a real uvicorn server on SQLite, seeded through the public API, driven by the
+system Chromium through Playwright (its own browser download does not work offline).
+
+Without ``/usr/bin/chromium`` or the ``playwright`` package the tests skip, unless
+``WINDWATCH_REQUIRE_BROWSER=1`` (CI), which turns the skip into a failure."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from service.settings import REPO_ROOT
+from tests.browser.seed import Seeded, seed
+from tests.conftest import CWRU
+from tests.e2e.conftest import BIN, free_port
+
+CHROMIUM = Path(os.environ.get("WINDWATCH_CHROMIUM", "/usr/bin/chromium"))
+REQUIRE = os.environ.get("WINDWATCH_REQUIRE_BROWSER") == "1"
+SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "browser: drives the system Chromium with Playwright")
+
+
+def _unavailable() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (make browser-deps)"
+    if not CHROMIUM.exists():
+        return f"no Chromium at {CHROMIUM} (apt-get install -y chromium)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """The system Chromium, launched headless once per session."""
+    reason = _unavailable()
+    if reason:
+        if REQUIRE:
+            pytest.fail(f"{reason}; WINDWATCH_REQUIRE_BROWSER=1 makes the browser tests mandatory")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory, chromium):
+    """Base URL of a migrated Windwatch (SQLite) serving in a subprocess, and what was seeded."""
+    root = tmp_path_factory.mktemp("browser")
+    port = free_port()
+    env = {**os.environ, "WINDWATCH_DATABASE_URL": f"sqlite:///{root / 'ww.db'}",
+           "WINDWATCH_DATA_ROOT": str(root / "data"), "WINDWATCH_TORCH_THREADS": "1",
+           "WINDWATCH_MODEL_REFRESH_S": "0.5", "WINDWATCH_DEMO_FLEET": "0"}
+    subprocess.run([BIN / "windwatch", "migrate"], env=env, check=True, capture_output=True)
+    log = open(root / "server.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen([BIN / "windwatch", "serve", "--port", str(port)], env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait(url, proc, root)
+        seeded = seed(url, CWRU if CWRU.exists() else None)
+        yield url, seeded
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _wait(url: str, proc: subprocess.Popen, root: Path) -> None:
+    import time
+
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"server did not start: {(root / 'server.log').read_text()[-2000:]}")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def base_url(live_server) -> str:
+    return live_server[0]
+
+
+@pytest.fixture(scope="session")
+def seeded(live_server) -> Seeded:
+    return live_server[1]
+
+
+class Errors(list):
+    """Console errors and uncaught page errors seen by one page."""
+
+
+@pytest.fixture
+def page(chromium):
+    """A fresh page (laptop-sized) that records console errors and page errors in ``.errors``."""
+    context = chromium.new_context(viewport={"width": 1366, "height": 900})
+    pg = context.new_page()
+    errors = Errors()
+    pg.on("console", lambda m: errors.append(f"console.{m.type}: {m.text}")
+          if m.type == "error" else None)
+    pg.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    pg.errors = errors
+    yield pg
+    context.close()
+
+
+def screenshot(page, name: str) -> Path:
+    """Save a full-page PNG under docs/screenshots/ (the README links the current ones)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+

@@ -7,16 +7,14 @@ Without ``/usr/bin/chromium`` or the ``playwright`` package the tests skip, unle
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
-import httpx
 import pytest
 
 from service.settings import REPO_ROOT
 from tests.browser.seed import Seeded, seed
 from tests.conftest import CWRU
-from tests.e2e.conftest import BIN, free_port
+from tests.live_server import running_server
 
 CHROMIUM = Path(os.environ.get("WINDWATCH_CHROMIUM", "/usr/bin/chromium"))
 REQUIRE = os.environ.get("WINDWATCH_REQUIRE_BROWSER") == "1"
@@ -58,43 +56,8 @@ def chromium():
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory, chromium):
     """Base URL of a migrated Windwatch (SQLite) serving in a subprocess, and what was seeded."""
-    root = tmp_path_factory.mktemp("browser")
-    port = free_port()
-    env = {**os.environ, "WINDWATCH_DATABASE_URL": f"sqlite:///{root / 'ww.db'}",
-           "WINDWATCH_DATA_ROOT": str(root / "data"), "WINDWATCH_TORCH_THREADS": "1",
-           "WINDWATCH_MODEL_REFRESH_S": "0.5", "WINDWATCH_DEMO_FLEET": "0"}
-    subprocess.run([BIN / "windwatch", "migrate"], env=env, check=True, capture_output=True)
-    log = open(root / "server.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen([BIN / "windwatch", "serve", "--port", str(port)], env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait(url, proc, root)
-        seeded = seed(url, CWRU if CWRU.exists() else None)
-        yield url, seeded
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
-def _wait(url: str, proc: subprocess.Popen, root: Path) -> None:
-    import time
-
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"server did not start: {(root / 'server.log').read_text()[-2000:]}")
-        time.sleep(0.2)
+    with running_server(tmp_path_factory.mktemp("browser")) as url:
+        yield url, seed(url, CWRU if CWRU.exists() else None)
 
 
 @pytest.fixture(scope="session")

@@ -129,9 +129,10 @@ def session(session_factory) -> Iterator[Session]:
 
 
 @pytest.fixture
-def settings(base_settings: Settings, tmp_path: Path) -> Settings:
-    """Per-test settings; raw files go to a fresh folder, model artifacts stay shared."""
-    return base_settings.model_copy(update={"data_root": base_settings.data_root})
+def settings(base_settings: Settings) -> Settings:
+    """The backend's settings (model artifacts shared; each test's raw files go to the fresh
+    folder of the ``app`` fixture's store)."""
+    return base_settings
 
 
 @pytest.fixture

@@ -105,13 +105,10 @@ async def promote(version_id: int, request: Request, session: SessionDep,
     form = await form_data(request)
     by, reason = form.get("by") or "dashboard", form.get("reason") or "promoted from the dashboard"
     try:
-        runtime.load(registry.get_version(session=session, version_id=version_id))
-        version = registry.promote(session=session, version_id=version_id, by=by, reason=reason)
-        session.commit()
+        version = runtime.promote(session=session, version_id=version_id, by=by, reason=reason)
     except WindwatchError as exc:
         session.rollback()
         return _back("/models", {}, error=_error_text(exc))
-    runtime.invalidate()
     return _back("/models", {}, msg=f"{version.name} (v{version.id}) is now in production")
 
 
@@ -120,12 +117,9 @@ async def rollback(request: Request, session: SessionDep, runtime: RuntimeDep) -
     """Put back the previously promoted version."""
     form = await form_data(request)
     try:
-        version = registry.rollback(session=session, by=form.get("by") or "dashboard",
-                                    reason=form.get("reason") or "rollback from the dashboard")
-        runtime.load(version)
-        session.commit()
+        version = runtime.rollback(session=session, by=form.get("by") or "dashboard",
+                                   reason=form.get("reason") or "rollback from the dashboard")
     except WindwatchError as exc:
         session.rollback()
         return _back("/models", {}, error=_error_text(exc))
-    runtime.invalidate()
     return _back("/models", {}, msg=f"rolled back to {version.name} (v{version.id})")

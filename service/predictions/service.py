@@ -49,6 +49,14 @@ def get_prediction(*, session: Session, prediction_id: int) -> PredictionOut:
     return prediction_out(*row)
 
 
+def get_predictions(*, session: Session, prediction_ids: list[int]) -> dict[int, PredictionOut]:
+    """Several predictions by id in one query (e.g. the latest verdict of a page of turbines)."""
+    if not prediction_ids:
+        return {}
+    rows = session.execute(_joined().where(Prediction.id.in_(prediction_ids)))
+    return {r[0].id: prediction_out(*r) for r in rows}
+
+
 def get_prediction_row(*, session: Session, prediction_id: int) -> Prediction:
     p = session.get(Prediction, prediction_id)
     if p is None:

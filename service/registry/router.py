@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from service.deps import RuntimeDep, SessionDep
 from service.registry import service
@@ -22,13 +22,8 @@ def get_model(version_id: int, session: SessionDep) -> ModelVersionOut:
 
 
 @router.post("/{version_id}/promote", response_model=ModelVersionOut)
-def promote_model(version_id: int, body: PromoteIn, session: SessionDep, runtime: RuntimeDep,
-                  request: Request) -> ModelVersionOut:
+def promote_model(version_id: int, body: PromoteIn, session: SessionDep,
+                  runtime: RuntimeDep) -> ModelVersionOut:
     """Make a version the production model; every worker switches within ``model_refresh_s``."""
-    version = service.get_version(session=session, version_id=version_id)
-    runtime.load(version)  # fail here (bad artifact) rather than in the next ingest
-    version = service.promote(session=session, version_id=version_id, by=body.by,
-                              reason=body.reason)
-    session.commit()
-    runtime.invalidate()
+    version = runtime.promote(session=session, version_id=version_id, by=body.by, reason=body.reason)
     return ModelVersionOut.model_validate(version)

@@ -71,6 +71,23 @@ class ModelRuntime:
             return self._loaded[version_id]
         return self.load(registry.get_version(session=session, version_id=version_id))
 
+    def promote(self, *, session: Session, version_id: int, by: str, reason: str) -> ModelVersion:
+        """Promote ``version_id`` and commit; its artifact is loaded first, so that a bad
+        artifact fails here rather than in the next ingest. This worker switches at once."""
+        self.load(registry.get_version(session=session, version_id=version_id))
+        version = registry.promote(session=session, version_id=version_id, by=by, reason=reason)
+        session.commit()
+        self.invalidate()
+        return version
+
+    def rollback(self, *, session: Session, by: str, reason: str) -> ModelVersion:
+        """Put the previous production version back (loaded first), and commit."""
+        version = registry.rollback(session=session, by=by, reason=reason)
+        self.load(version)
+        session.commit()
+        self.invalidate()
+        return version
+
     def invalidate(self) -> None:
         """Force the next request to re-read the production version (after a local promote)."""
         self._checked_at = float("-inf")

@@ -22,10 +22,10 @@ def list_turbines(
     session: SessionDep, q: str | None = None, site: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
 ) -> TurbinePage:
-    """Turbines ordered by id, each with its newest verdict."""
+    """Turbines ordered by name, each with its newest verdict."""
     rows, total = service.list_turbines(session=session, q=q, site=site, limit=limit, offset=offset)
     return TurbinePage(
-        items=[service.turbine_out(session=session, turbine=t) for t in rows],
+        items=service.turbines_out(session=session, turbines=rows),
         total=total, limit=limit, offset=offset,
     )
 

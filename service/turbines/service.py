@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from service.errors import NotFound
 from service.turbines.tables import Sensor, Turbine
@@ -61,26 +61,36 @@ def list_turbines(
     if site:
         stmt = stmt.where(Turbine.site == site)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(stmt.order_by(Turbine.name).limit(limit).offset(offset))
+    rows = session.scalars(
+        stmt.options(selectinload(Turbine.sensors)).order_by(Turbine.name).limit(limit).offset(offset)
+    )
     return list(rows), total
 
 
-def turbine_out(*, session: Session, turbine: Turbine):  # noqa: ANN201
-    """A turbine with its sensors and newest verdict (one indexed lookup via the pointer)."""
-    from service.predictions.service import API, get_prediction
+def turbines_out(*, session: Session, turbines: list[Turbine]):  # noqa: ANN201
+    """Turbines with their sensors and newest verdict: one query for all the verdicts (through
+    the ``latest_prediction_id`` pointer), not one per turbine."""
+    from service.predictions.service import API, get_predictions
     from service.turbines.schemas import SensorOut, TurbineOut
 
-    latest = None
-    if turbine.latest_prediction_id is not None:
-        latest = get_prediction(session=session, prediction_id=turbine.latest_prediction_id)
-    return TurbineOut(
-        turbine_id=turbine.name, site=turbine.site, created_at=turbine.created_at,
-        last_recorded_at=turbine.last_recorded_at, last_received_at=turbine.last_received_at,
-        sensors=[SensorOut(name=s.name, component=s.component) for s in turbine.sensors],
-        latest_prediction=latest,
-        links={"self": f"{API}/turbines/{turbine.name}",
-               "predictions": f"{API}/turbines/{turbine.name}/predictions"},
-    )
+    latest = get_predictions(session=session, prediction_ids=[
+        t.latest_prediction_id for t in turbines if t.latest_prediction_id is not None])
+    return [
+        TurbineOut(
+            turbine_id=t.name, site=t.site, created_at=t.created_at,
+            last_recorded_at=t.last_recorded_at, last_received_at=t.last_received_at,
+            sensors=[SensorOut(name=s.name, component=s.component) for s in t.sensors],
+            latest_prediction=latest.get(t.latest_prediction_id),
+            links={"self": f"{API}/turbines/{t.name}",
+                   "predictions": f"{API}/turbines/{t.name}/predictions"},
+        )
+        for t in turbines
+    ]
+
+
+def turbine_out(*, session: Session, turbine: Turbine):  # noqa: ANN201
+    """One turbine with its sensors and newest verdict."""
+    return turbines_out(session=session, turbines=[turbine])[0]
 
 
 def upsert_turbine(*, session: Session, name: str, site: str | None) -> tuple[Turbine, bool]:

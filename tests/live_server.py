@@ -51,7 +51,10 @@ def running_server(root: Path, **env_overrides: str) -> Iterator[Server]:
     env = {**os.environ, "WINDWATCH_DATABASE_URL": f"sqlite:///{root / 'ww.db'}",
            "WINDWATCH_DATA_ROOT": str(root / "data"), "WINDWATCH_PORT": str(port),
            "WINDWATCH_TORCH_THREADS": "1", "WINDWATCH_MODEL_REFRESH_S": "0.5",
-           "WINDWATCH_DEMO_FLEET": "0", **env_overrides}
+           "WINDWATCH_DEMO_FLEET": "0",
+           # One worker: each test reasons about one process's model cache (with several, a
+           # promotion reaches each worker within model_refresh_s, not at the same instant).
+           "WINDWATCH_WORKERS": "1", **env_overrides}
     subprocess.run([BIN / "windwatch", "migrate"], env=env, check=True, capture_output=True)
     log_path = root / "server.log"
     with open(log_path, "w") as log:

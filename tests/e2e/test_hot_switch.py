@@ -26,8 +26,9 @@ def test_cli_promote_switches_running_server(server):
     def gateway() -> None:
         with httpx.Client(base_url=server, timeout=30) as http:
             i = 0
-            while not stop.is_set() and i < 200:
-                ts = f"2026-11-03T{(i // 60) % 24:02d}:{i % 60:02d}:00Z"
+            # Bounded by the stop event (~4 s); the count cap is only a backstop.
+            while not stop.is_set() and i < 3000:
+                ts = f"2026-11-03T{i // 3600:02d}:{(i // 60) % 60:02d}:{i % 60:02d}Z"
                 r = http.post("/api/v1/turbines/WT-HOT/batches", content=arrow_body(body_x, meta(ts)),
                               headers={"Content-Type": ARROW})
                 mv = r.json()["prediction"]["model_version"]["id"] if r.status_code == 201 else None

@@ -27,8 +27,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from models.checkpoint import Classifier, build_model, load_checkpoint  # noqa: E402
-from pipelines.attribution import METHODS, attribute  # noqa: E402
-from pipelines.features import SPECTROGRAM_SPEC, SPECTRUM_SPEC  # noqa: E402
+from pipelines.explain.attribution import METHODS, attribute  # noqa: E402
+from pipelines.features.spec import SPECTROGRAM_SPEC, SPECTRUM_SPEC  # noqa: E402
 
 SPECS = {"cnn1d": SPECTRUM_SPEC, "cnn2d": SPECTROGRAM_SPEC}
 BUDGET_MS = {"cnn1d": 150.0, "cnn2d": 400.0}

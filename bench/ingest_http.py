@@ -1,7 +1,7 @@
 """HTTP ingest benchmark: latency and throughput of ``POST /api/v1/turbines/{id}/batches``.
 
 One snapshot = 3 channels x 256,000 float32 (10 s at 25.6 kHz), encoded as each upload format
-(the gateway's own encoders, ``pipelines.gateway``), posted by 1 and 4 concurrent clients (a
+(the gateway's own encoders, ``simulation.gateway``), posted by 1 and 4 concurrent clients (a
 thread with its own ``httpx.Client`` and its own turbine each; a unique ``recorded_at`` per post).
 Bodies are encoded before the clock starts: the figures are the server's, not the encoder's.
 
@@ -39,13 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from pipelines.gateway import (  # noqa: E402
-    CONTENT_TYPES,
-    encode_arrow,
-    encode_json,
-    encode_npy,
-    encode_parquet,
-)
+from simulation.gateway import CONTENT_TYPES, encode_arrow, encode_json, encode_npy, encode_parquet
 
 FS_HZ = 25_600.0
 N_CHANNELS, N_SAMPLES = 3, 256_000

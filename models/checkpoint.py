@@ -19,7 +19,6 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from models import saliency
 from models.cnn1d import CNN1d, CNN1dConfig
 from models.cnn2d import CNN2d, CNN2dConfig
 
@@ -136,10 +135,6 @@ class Classifier:
         with torch.inference_mode():
             out = [torch.softmax(self.model(chunk), dim=1) for chunk in x.split(batch_size)]
         return torch.cat(out).numpy()
-
-    def input_gradient(self, inputs: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """|d logit[target] / d input| for each row, same shape as ``inputs`` (float32)."""
-        return saliency.input_gradient(self.model, self._tensor(inputs), target)
 
 
 def load_checkpoint(json_path: Path | str) -> Classifier:

@@ -34,8 +34,8 @@ def _wait_healthy(http: httpx.Client, timeout_s: float = 300.0) -> bool:
 
 
 def run_demo_feed(settings: Settings, stop: threading.Event) -> None:
-    from pipelines.gateway import GatewayClient, run_gateway
-    from pipelines.simulate import demo_fleet
+    from simulation.drivetrain import demo_fleet
+    from simulation.gateway import GatewayClient, run_gateway
 
     url = f"http://{settings.host}:{settings.port}"
     fleet = demo_fleet(settings.demo_turbines, seed=0)

@@ -20,7 +20,7 @@ from service.dashboard.router import STATIC_DIR
 from service.dashboard.router import router as dashboard_router
 from service.db import get_engine, session_factory
 from service.errors import install_handlers
-from service.logging import configure_logging
+from service.log_setup import configure_logging
 from service.predictions.router import router as predictions_router
 from service.registry.router import router as registry_router
 from service.registry.runtime import ModelRuntime

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
-from pipelines.signal import display_spectrum, downsample_spectrogram, log_spectrogram
+from pipelines.dsp.spectra import display_spectrum, downsample_spectrogram, log_spectrogram
 from service.batches import service
 from service.batches.decode import decode_batch
 from service.batches.storage import read_parquet

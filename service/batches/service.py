@@ -14,8 +14,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from pipelines.features import InputSpec
-from pipelines.ingest import SnapshotAnalysis, analyse_snapshot, validate_snapshot
+from pipelines.features.spec import InputSpec
+from pipelines.inference.snapshot import SnapshotAnalysis, analyse_snapshot, validate_snapshot
 from service.alarms.service import evaluate_alarms
 from service.batches.decode import DecodedBatch
 from service.batches.storage import RawStore

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipelines.kinematics import BearingGeometry
+from pipelines.dsp.kinematics import BearingGeometry
 
 MM_PER_IN = 25.4
 

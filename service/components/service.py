@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipelines.kinematics import BearingGeometry, planetary_stage
-from pipelines.physics import Kinematics
+from pipelines.dsp.kinematics import BearingGeometry, planetary_stage
+from pipelines.explain.physics import Kinematics
 from service.components.catalogue import CATALOGUE, DEFAULT_BEARING, lookup
 from service.components.schemas import BearingOut, GearIn, GeometryIn, GeometryOut, PlanetaryIn
 from service.components.tables import SensorGeometry

@@ -15,7 +15,8 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pipelines.signal import display_spectrum, envelope_spectrum, spectral_kurtosis_band
+from pipelines.dsp.envelope import envelope_spectrum, spectral_kurtosis_band
+from pipelines.dsp.spectra import display_spectrum
 from service.alarms import rules
 from service.alarms.tables import Alarm
 from service.batches.storage import RawStore, read_parquet

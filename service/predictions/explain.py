@@ -20,11 +20,12 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
-from pipelines import attribution as attr
-from pipelines import physics
-from pipelines.features import InputSpec
-from pipelines.render import Figure1, render_png
-from pipelines.signal import envelope_spectrum, estimate_shaft_hz, spectral_kurtosis_band
+from pipelines.dsp.envelope import envelope_spectrum, spectral_kurtosis_band
+from pipelines.dsp.spectra import estimate_shaft_hz
+from pipelines.explain import attribution as attr
+from pipelines.explain import physics
+from pipelines.explain.figure import ExplanationFigure, render_png
+from pipelines.features.spec import InputSpec
 from service.batches.storage import RawStore, read_parquet
 from service.batches.tables import Batch
 from service.components.service import SensorKinematics, kinematics_for_sensor
@@ -108,7 +109,7 @@ class ExplanationOut(BaseModel):
 @dataclass
 class Explained:
     out: ExplanationOut
-    figure: Figure1
+    figure: ExplanationFigure
 
 
 def cache_path(root: Path, raw_sha: str, model_sha: str, method: str, target: int) -> Path:
@@ -246,7 +247,7 @@ def _physics(p, served, clf, spec, sk, shaft, amap, cached, inputs, target_class
 
 
 def _figure(clf, spec, sk, shaft, amap, inputs, target_class, method, bands, lines, expected,  # noqa: ANN001, PLR0913
-            x, fs, served) -> Figure1:
+            x, fs, served) -> ExplanationFigure:
     fmax = float(spec.freqs_hz[-1])
     zoom = fmax
     if len(lines.freq_hz):
@@ -261,7 +262,7 @@ def _figure(clf, spec, sk, shaft, amap, inputs, target_class, method, bands, lin
         pass  # too short for a kurtogram: the figure goes without the envelope panel
     speed = (f"shaft {shaft.rpm:.0f} rpm ({shaft.source})" if shaft.shaft_hz else "no shaft speed")
     bearing = (sk.designation or "custom bearing") + (" (ASSUMED)" if sk.assumed else "")
-    return Figure1(
+    return ExplanationFigure(
         freqs_hz=spec.freqs_hz, model_input=inputs.mean(axis=0)[0], attribution=amap.values,
         times_s=amap.times_s, lines=lines, expected_family=expected, bands=bands,
         zoom_hz=zoom, envelope=envelope,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from pipelines.explain import input_gradient_map
+from pipelines.explain import attribution as attr
+from pipelines.features.spec import InputSpec
 from service.batches.storage import read_parquet
 from service.batches.tables import Batch
 from service.deps import RuntimeDep, SessionDep, StoreDep
@@ -28,7 +30,8 @@ async def get_saliency(
     prediction_id: int, session: SessionDep, store: StoreDep, runtime: RuntimeDep
 ) -> SaliencyOut:
     """Input-gradient attribution of the predicted class, by the model version that made it:
-    over frequency (Hz) for a 1-D spectrum model, over frequency x time for a 2-D model."""
+    over frequency (Hz) for a 1-D spectrum model, over frequency x time for a 2-D model. The
+    same map as ``/explanation?method=vanilla``, at full resolution and without the physics."""
 
     def work() -> SaliencyOut:
         p = service.get_prediction_row(session=session, prediction_id=prediction_id)
@@ -37,14 +40,16 @@ async def get_saliency(
         clf = served.classifier
         x, _, _ = read_parquet(store.path(batch.raw_uri))
         target = clf.classes.index(p.label)
-        smap = input_gradient_map(x, batch.sample_rate_hz, clf, target)
+        spec = InputSpec.from_dict(clf.input_spec_dict)
+        inputs = attr.snapshot_inputs(x, batch.sample_rate_hz, spec)
+        amap = attr.attribution_map(clf.model, inputs, spec, target, "vanilla")
+        top = amap.freqs_hz[np.argsort(amap.per_freq)[::-1][:5]]
         return SaliencyOut(
             prediction_id=p.id, model_version=ModelRef(id=served.version_id, name=served.name),
-            architecture=clf.architecture, method=smap.method, target_class=p.label,
-            freqs_hz=smap.freqs_hz.round(3).tolist(),
-            times_s=None if smap.times_s is None else smap.times_s.round(5).tolist(),
-            attribution=smap.attribution.tolist(),
-            top_frequencies_hz=smap.top_frequencies_hz().round(2).tolist(),
+            architecture=clf.architecture, method="input_gradient", target_class=p.label,
+            freqs_hz=amap.freqs_hz.round(3).tolist(),
+            times_s=None if amap.times_s is None else amap.times_s.round(5).tolist(),
+            attribution=amap.values.tolist(), top_frequencies_hz=top.round(2).tolist(),
         )
 
     return await run_in_threadpool(work)

@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from service.column_types import JSONType
 from service.db import Base, utcnow
-from service.types import JSONType
 
 STATUSES = ("candidate", "production", "archived")
 

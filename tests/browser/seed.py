@@ -13,8 +13,8 @@ import httpx
 import numpy as np
 import scipy.io
 
-from pipelines.gateway import GatewayClient
-from pipelines.simulate import demo_fleet, fleet_snapshots
+from simulation.drivetrain import demo_fleet, fleet_snapshots
+from simulation.gateway import GatewayClient
 
 ZONE_TURBINE, ZONE_SENSOR = "WT-ZONE", "gearbox_hss"
 # name, variable number, turbine: 3 s segments of the drive-end accelerometer each

@@ -9,7 +9,8 @@ import pytest
 import scipy.io
 
 from models.checkpoint import load_checkpoint
-from pipelines.features import InputSpec, model_inputs
+from pipelines.features.inputs import model_inputs
+from pipelines.features.spec import InputSpec
 from tests.conftest import CWRU
 
 BUNDLED = Path(__file__).resolve().parents[2] / "models" / "bundled"

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from models import saliency
 from models.checkpoint import Classifier, build_model
-from pipelines import attribution as attr
-from pipelines.features import SPECTROGRAM_SPEC, SPECTRUM_SPEC, InputSpec
+from pipelines.evaluation import sanity
+from pipelines.explain import attribution as attr
+from pipelines.features.spec import SPECTROGRAM_SPEC, SPECTRUM_SPEC, InputSpec
+from pipelines.learning.training import fit_quick
 
 SMALL_1D = {"n_classes": 3, "channels": [8, 16, 16, 32], "kernels": [5, 3, 3, 3]}
 SMALL_2D = {"n_classes": 3, "channels": [4, 8, 16]}
@@ -38,10 +39,22 @@ def test_every_method_maps_onto_the_input_grid(arch, shape, method):
         assert a.reshape(4, -1).sum(axis=1).min() > 0
 
 
-def test_vanilla_equals_the_models_own_input_gradient():
+def test_vanilla_equals_the_plain_autograd_input_gradient():
     m, x, t = _model("cnn1d"), _x((1, 256)), np.array([2, 1, 0, 1])
-    np.testing.assert_allclose(attr.attribute(m, x, t, "vanilla"),
-                               saliency.input_gradient(m, x, t), rtol=1e-4, atol=1e-7)
+    xt = torch.from_numpy(x).requires_grad_(True)
+    (grad,) = torch.autograd.grad(m(xt).gather(1, torch.from_numpy(t)[:, None]).sum(), xt)
+    np.testing.assert_allclose(attr.attribute(m, x, t, "vanilla"), grad.abs().numpy(),
+                               rtol=1e-4, atol=1e-7)
+
+
+def test_concurrent_vanilla_calls_match_serial_ones():
+    m, x = _model("cnn2d"), _x((1, 32, 16))
+    want = attr.attribute(m, x, 0, "vanilla")
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda _: attr.attribute(m, x, 0, "vanilla"), range(8)))
+    for g in got:
+        np.testing.assert_allclose(g, want, atol=1e-6)
+    assert all(p.grad is None for p in m.parameters())
 
 
 def test_integrated_gradients_are_complete():
@@ -100,7 +113,7 @@ def test_snapshot_map_on_physical_axes(arch, spec):
 
 def test_spearman_rows():
     a = np.array([[1.0, 2, 3, 4], [4, 3, 2, 1]])
-    np.testing.assert_allclose(attr.spearman_rows(a, a[:1].repeat(2, 0)), [1.0, -1.0])
+    np.testing.assert_allclose(sanity.spearman_rows(a, a[:1].repeat(2, 0)), [1.0, -1.0])
 
 
 # --- Adebayo et al. sanity checks on a small model trained on planted spectral lines --------
@@ -122,7 +135,7 @@ def _planted(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(scope="module")
 def trained():
     x, y = _planted(600, 0)
-    m = attr.fit_quick(_model("cnn1d", seed=1), x, y, steps=120)
+    m = fit_quick(_model("cnn1d", seed=1), x, y, steps=120)
     xt, yt = _planted(24, 1)
     with torch.no_grad():
         assert (m(torch.from_numpy(xt)).argmax(1).numpy() == yt).mean() >= 0.9
@@ -132,7 +145,7 @@ def trained():
 @pytest.mark.parametrize("method", attr.METHODS)
 def test_cascading_weight_randomisation_changes_the_maps(trained, method):
     m, _, _, xt, yt = trained
-    steps = attr.cascading_randomisation(m, xt, yt, method, seed=0)
+    steps = sanity.cascading_randomisation(m, xt, yt, method, seed=0)
     assert [n for n, _ in steps][0] == "head" and len(steps) == 5
     # Once half the layers (from the top) are random the maps must have moved away, and with
     # every layer random they must be nearly unrelated: "well below 0.5". (SmoothGrad stays
@@ -144,9 +157,9 @@ def test_cascading_weight_randomisation_changes_the_maps(trained, method):
 @pytest.mark.parametrize("method", attr.METHODS)
 def test_label_randomisation_changes_the_maps(trained, method):
     m, x, y, xt, yt = trained
-    random = attr.fit_quick(_model("cnn1d", seed=1), x, np.random.default_rng(9).permutation(y),
+    random = fit_quick(_model("cnn1d", seed=1), x, np.random.default_rng(9).permutation(y),
                             steps=120)
-    rho = attr.spearman_rows(attr.attribute(m, xt, yt, method),
+    rho = sanity.spearman_rows(attr.attribute(m, xt, yt, method),
                              attr.attribute(random, xt, yt, method)).mean()
     assert rho < 0.3, rho
 
@@ -158,8 +171,8 @@ def test_ig_magnitude_fails_the_randomisation_check_which_is_why_ig_uses_its_pos
     work = __import__("copy").deepcopy(m)
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        for _, layer in attr.parametrised_layers(work):
+        for _, layer in sanity.parametrised_layers(work):
             with torch.no_grad():
                 layer.reset_parameters()
     rnd = np.abs(attr.attribute(work, xt, yt, "ig", signed=True))
-    assert attr.spearman_rows(magnitude, rnd).mean() > 0.35  # |IG| ~ |input| x ...
+    assert sanity.spearman_rows(magnitude, rnd).mean() > 0.35  # |IG| ~ |input| x ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipelines.baseline import (
+from pipelines.evaluation.baseline import (
     DEFECT_ORDERS,
     N_HARMONICS,
     LogisticRegression,

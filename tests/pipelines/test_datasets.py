@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.datasets import (
+from pipelines.features.spec import InputSpec
+from pipelines.learning.datasets import (
     CLASSES,
     Recording,
     fingerprint,
@@ -19,7 +20,6 @@ from pipelines.datasets import (
     window_spans_s,
     windows_dataset,
 )
-from pipelines.features import InputSpec
 from tests.conftest import DATASETS
 
 SPEC = InputSpec(kind="spectrum", fs_hz=2000.0, n_fft=128, n_bins=48)

@@ -13,8 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.datasets import Recording
-from pipelines.evaluate import (
+from pipelines.evaluation.protocol import (
     GUARD_S,
     Fold,
     add_white_noise,
@@ -22,6 +21,7 @@ from pipelines.evaluate import (
     check_fold,
     normal_blocks,
 )
+from pipelines.learning.datasets import Recording
 
 DATASETS = Path(os.environ.get("WINDWATCH_DATASETS_DIR",
                                Path(__file__).resolve().parents[3] / "shared" / "datasets"))
@@ -125,7 +125,7 @@ def _metrics(f1: float) -> dict:
 
 
 def test_report_renders_targets_tables_and_images(tmp_path: Path) -> None:
-    from pipelines.report import write_report
+    from pipelines.evaluation.report import write_report
 
     conds = lambda f1: {c: _metrics(f1) for c in ("clean", "snr_10_db", "snr_5_db", "snr_0_db")}  # noqa: E731
     ids = {"train": ["a"], "val": ["b"], "test": ["r1"]}
@@ -156,7 +156,7 @@ def test_report_renders_targets_tables_and_images(tmp_path: Path) -> None:
 @pytest.mark.skipif(not (DATASETS / "cwru_12k_drive_end_dev").exists(),
                     reason=f"CWRU data not found under {DATASETS}")
 def test_real_cwru_protocols() -> None:
-    from pipelines.datasets import load_cwru
+    from pipelines.learning.datasets import load_cwru
 
     folds = build_protocols(load_cwru(DATASETS))
     assert [f.name for f in folds] == ["test load 0 HP", "test load 1 HP", "test load 2 HP",
@@ -170,8 +170,8 @@ def test_real_cwru_protocols() -> None:
 @pytest.mark.skipif(not (DATASETS / "cwru_12k_drive_end_dev").exists(),
                     reason=f"CWRU data not found under {DATASETS}")
 def test_one_fold_end_to_end() -> None:
-    from pipelines.datasets import load_cwru
-    from pipelines.evaluate import run_baseline, run_cnn
+    from pipelines.evaluation.protocol import run_baseline, run_cnn
+    from pipelines.learning.datasets import load_cwru
 
     fold = build_protocols(load_cwru(DATASETS))[2]
     for res in (run_baseline(fold, 2, 0), run_cnn(fold, 2, "cnn1d", 0, 2, lambda m: None)):

@@ -19,8 +19,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines import gateway
-from pipelines.gateway import (
+from simulation import gateway
+from simulation.drivetrain import DrivetrainConfig, demo_fleet, simulate_snapshot
+from simulation.gateway import (
     GatewayClient,
     default_idempotency_key,
     encode_arrow,
@@ -29,7 +30,6 @@ from pipelines.gateway import (
     encode_parquet,
     run_gateway,
 )
-from pipelines.simulate import DrivetrainConfig, demo_fleet, simulate_snapshot
 
 NAMES = ["x", "y", "z"]
 META = {"sensor": "gearbox_hss", "sample_rate_hz": 25_600.0,

@@ -1,24 +1,17 @@
 """The array-level ingest pipeline with a small deterministic stand-in classifier, and the
-inference fast path of ``pipelines.features`` (windows resampled alone == whole record)."""
+inference fast path of ``pipelines.features.windows`` (windows resampled alone == whole record)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from pipelines import features
-from pipelines.features import (
-    SPECTROGRAM_SPEC,
-    SPECTRUM_SPEC,
-    InputSpec,
-    log_spectrum,
-    model_inputs,
-    resample,
-    resample_ratio,
-    segment_starts,
-    windows_at_model_rate,
-)
-from pipelines.ingest import SnapshotAnalysis, analyse_snapshot, validate_snapshot
+from pipelines.dsp.resample import resample, resample_ratio
+from pipelines.features import windows as feature_windows
+from pipelines.features.inputs import log_spectrum, model_inputs
+from pipelines.features.spec import SPECTROGRAM_SPEC, SPECTRUM_SPEC, InputSpec
+from pipelines.features.windows import segment_starts, windows_at_model_rate
+from pipelines.inference.snapshot import SnapshotAnalysis, analyse_snapshot, validate_snapshot
 
 FS_HZ = 25_600.0
 CLASSES = ["normal", "inner_race", "outer_race", "ball"]
@@ -136,7 +129,7 @@ def test_validate_snapshot_accepts_a_good_snapshot_and_huge_finite_values():
     analyse_snapshot(np.ones((1, n), np.float32), FS_HZ, StandInClassifier())  # runs at the limit
 
 
-# --- the inference fast path in pipelines.features --------------------------------------
+# --- the inference fast path in pipelines.features.windows --------------------------------------
 
 @pytest.mark.parametrize("fs_hz", [25_600.0, 48_000.0, 51_200.0, 20_000.0, 97_656.0, 12_000.0])
 @pytest.mark.parametrize("spec", [SPECTRUM_SPEC, SPECTROGRAM_SPEC], ids=["spectrum", "spectrogram"])
@@ -160,7 +153,7 @@ def test_windows_resampled_alone_equal_the_whole_record_resampled(fs_hz, spec):
 def test_model_inputs_fall_back_to_whole_record_when_margins_do_not_fit():
     n = SPECTRUM_SPEC.min_samples(FS_HZ)
     x = np.random.default_rng(8).standard_normal((1, n)).astype(np.float32)
-    assert features._segment_windows(x, FS_HZ, SPECTRUM_SPEC) is None
+    assert feature_windows._segment_windows(x, FS_HZ, SPECTRUM_SPEC) is None
     inputs, ch = model_inputs(x, FS_HZ, SPECTRUM_SPEC)
     assert inputs.shape == (1, *SPECTRUM_SPEC.input_shape) and ch.tolist() == [0]
 

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import scipy.io
 
-from pipelines.kinematics import BEARINGS, BearingGeometry, gear_mesh_hz, planetary_stage
-from pipelines.signal import envelope_spectrum, estimate_shaft_hz, spectral_kurtosis_band
+from pipelines.dsp.envelope import envelope_spectrum, spectral_kurtosis_band
+from pipelines.dsp.kinematics import BEARINGS, BearingGeometry, gear_mesh_hz, planetary_stage
+from pipelines.dsp.spectra import estimate_shaft_hz
 
 REPO = Path(__file__).resolve().parents[2]
 CWRU = Path(os.environ.get("WINDWATCH_DATASETS_DIR", REPO.parent / "shared" / "datasets")) / (

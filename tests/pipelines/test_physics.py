@@ -12,8 +12,9 @@ import pytest
 import torch
 
 from models.checkpoint import build_model
-from pipelines import attribution as attr
-from pipelines import physics as ph
+from pipelines.explain import attribution as attr
+from pipelines.explain import physics as ph
+from pipelines.learning.training import fit_quick
 
 FREQS = np.arange(512) * (12_000 / 4096)  # the 1-D model's grid, to 1.5 kHz
 KIN = ph.Kinematics(30.0)  # SKF 6205-2RS at 1800 rpm: BPFI 162.5, BPFO 107.5, 2xBSF 141.4 Hz
@@ -129,7 +130,7 @@ def _spectra(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def test_positive_control_a_model_that_uses_the_defect_lines_is_seen_to_use_them():
     x, y, _ = _spectra(600, 0)
     torch.manual_seed(0)
-    m = attr.fit_quick(build_model("cnn1d", {"n_classes": 3, "channels": [8, 16, 16, 32],
+    m = fit_quick(build_model("cnn1d", {"n_classes": 3, "channels": [8, 16, 16, 32],
                                              "kernels": [5, 3, 3, 3]}), x, y, steps=150)
     xt, yt, shaft = _spectra(40, 1)
     fault = np.flatnonzero(yt > 0)
@@ -147,9 +148,9 @@ CWRU = Path(os.environ.get("WINDWATCH_DATASETS_DIR", "../shared/datasets"))
 @pytest.mark.skipif(not (CWRU / "cwru_12k_drive_end_dev" / "labels.csv").exists(),
                     reason="CWRU data not found (set WINDWATCH_DATASETS_DIR)")
 def test_envelope_spectrum_of_real_cwru_faults_concentrates_on_their_lines():
-    from pipelines.datasets import load_cwru
-    from pipelines.explain_eval import reference_shares
-    from pipelines.features import SPECTRUM_SPEC
+    from pipelines.evaluation.explanations import reference_shares
+    from pipelines.features.spec import SPECTRUM_SPEC
+    from pipelines.learning.datasets import load_cwru
 
     recs = [r for r in load_cwru(CWRU) if r.load_hp == 1 and r.fault_size_in == 0.021]
     env = {r.label: reference_shares(r, SPECTRUM_SPEC)["envelope power"].ratio for r in recs}

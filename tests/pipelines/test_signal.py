@@ -6,15 +6,14 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from pipelines.signal import (
-    condition_indicators,
+from pipelines.dsp.envelope import envelope_spectrum, spectral_kurtosis_band
+from pipelines.dsp.indicators import condition_indicators
+from pipelines.dsp.spectra import (
     display_spectrum,
     downsample_spectrogram,
-    envelope_spectrum,
     estimate_shaft_hz,
     log_spectrogram,
     pool_max,
-    spectral_kurtosis_band,
 )
 
 FS_HZ = 25_600.0

@@ -10,12 +10,7 @@ import pytest
 import scipy.signal
 import scipy.stats
 
-from pipelines.simulate import (
-    DrivetrainConfig,
-    demo_fleet,
-    fleet_snapshots,
-    simulate_snapshot,
-)
+from simulation.drivetrain import DrivetrainConfig, demo_fleet, fleet_snapshots, simulate_snapshot
 
 FS_HZ = 25_600.0
 CFG = DrivetrainConfig()

@@ -10,9 +10,11 @@ import pytest
 import torch
 
 from models.checkpoint import load_checkpoint, save_checkpoint
-from pipelines.datasets import CLASSES, Recording
-from pipelines.features import InputSpec
-from pipelines.train import augment_inputs, evaluate, evaluate_windows, macro_f1, train
+from pipelines.features.spec import InputSpec
+from pipelines.learning.augmentation import augment_inputs
+from pipelines.learning.datasets import CLASSES, Recording
+from pipelines.learning.metrics import evaluate, evaluate_windows, macro_f1
+from pipelines.learning.training import train
 from tests.conftest import DATASETS
 
 SPEC = InputSpec(kind="spectrum", fs_hz=2000.0, n_fft=128, n_bins=48)
@@ -107,7 +109,7 @@ def test_no_windows_is_an_error():
 @pytest.mark.skipif(not (DATASETS / "cwru_12k_drive_end_dev").exists(),
                     reason=f"CWRU data not found under {DATASETS}")
 def test_train_default_writes_an_honest_checkpoint(tmp_path):
-    from pipelines.train import train_default
+    from pipelines.learning.protocol import train_default
 
     meta = train_default(DATASETS, tmp_path / "quick", arch="cnn1d", seed=0, max_epochs=2,
                          patience=2, log=lambda _: None)

@@ -1,6 +1,6 @@
 """The evaluation report: ``report.json``, ``report.md`` and PNG figures (matplotlib, Agg).
 
-Input is the dict of ``pipelines.evaluate.run_evaluation`` (plus optional ``wind_turbine`` rows
+Input is the dict of ``pipelines.evaluation.protocol.run_evaluation`` (plus optional ``wind_turbine`` rows
 from ``wind_turbine_trend``); the targets of issue 3 are checked here, next to the figures.
 """
 

@@ -31,7 +31,8 @@ import torch
 from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, Saliency
 from torch import nn
 
-from pipelines.features import InputSpec, model_inputs
+from pipelines.features.inputs import model_inputs
+from pipelines.features.spec import InputSpec
 
 METHODS = ("vanilla", "smoothgrad", "ig", "gradcam")
 IG_STEPS = 32
@@ -175,62 +176,3 @@ def attribution_map(module: nn.Module, inputs: np.ndarray, spec: InputSpec, targ
     values /= max(values.sum(), 1e-30)
     times = spec.times_s if spec.kind == "spectrogram" else None
     return AttributionMap(values.astype(np.float32), spec.freqs_hz, times, method, len(rows))
-
-
-# --- Sanity checks (Adebayo et al., "Sanity Checks for Saliency Maps", NeurIPS 2018) ---------
-
-def spearman_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Spearman rank correlation between each row's flattened maps in ``a`` and ``b``."""
-    import scipy.stats
-
-    ra = scipy.stats.rankdata(a.reshape(len(a), -1), axis=1)
-    rb = scipy.stats.rankdata(b.reshape(len(b), -1), axis=1)
-    ra -= ra.mean(axis=1, keepdims=True)
-    rb -= rb.mean(axis=1, keepdims=True)
-    den = np.sqrt((ra * ra).sum(axis=1) * (rb * rb).sum(axis=1))
-    return np.divide((ra * rb).sum(axis=1), den, out=np.zeros(len(a)), where=den > 0)
-
-
-def parametrised_layers(module: nn.Module) -> list[tuple[str, nn.Module]]:
-    """Convolutions and linear layers from the output back to the input (cascade order)."""
-    layers = [(n, m) for n, m in module.named_modules()
-              if isinstance(m, nn.Conv1d | nn.Conv2d | nn.Linear)]
-    return layers[::-1]
-
-
-def cascading_randomisation(module: nn.Module, x: np.ndarray, target: np.ndarray | int,
-                            method: str, seed: int = 0, **kw) -> list[tuple[str, float]]:
-    """Re-initialise layers one by one from the top, cumulatively, and give after each step
-    the mean Spearman correlation of the maps with the trained model's. A map that still
-    looks the same once the weights are random does not explain the model."""
-    import copy
-
-    original = attribute(module, x, target, method, **kw)
-    work = copy.deepcopy(module).eval()
-    out = []
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        for name, layer in parametrised_layers(work):
-            with torch.no_grad():
-                layer.reset_parameters()
-            out.append((name, float(spearman_rows(original, attribute(work, x, target, method,
-                                                                      **kw)).mean())))
-    return out
-
-
-def fit_quick(model: nn.Module, x: np.ndarray, y: np.ndarray, steps: int = 200,
-              batch: int = 64, lr: float = 3e-3, seed: int = 0) -> nn.Module:
-    """A few hundred seeded Adam steps of cross-entropy (sanity-check retraining only)."""
-    gen = torch.Generator().manual_seed(seed)
-    xt, yt = torch.from_numpy(np.asarray(x, np.float32)), torch.from_numpy(np.asarray(y))
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)  # dropout masks
-        model.train().requires_grad_(True)
-        opt = torch.optim.Adam(model.parameters(), lr=lr)
-        for _ in range(steps):
-            idx = torch.randint(len(xt), (min(batch, len(xt)),), generator=gen)
-            loss = nn.functional.cross_entropy(model(xt[idx]), yt[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return model.eval().requires_grad_(False)

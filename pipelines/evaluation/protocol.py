@@ -23,9 +23,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipelines import train as tr
-from pipelines.baseline import fit_baseline, window_features
-from pipelines.datasets import (
+from pipelines.evaluation.baseline import fit_baseline, window_features
+from pipelines.features.inputs import log_spectrogram_inputs, log_spectrum
+from pipelines.features.spec import InputSpec
+from pipelines.features.windows import windows_at_model_rate
+from pipelines.learning.datasets import (
     CLASSES,
     Recording,
     grouped_validation,
@@ -34,14 +36,11 @@ from pipelines.datasets import (
     split_blocks,
     split_by,
 )
-from pipelines.features import (
-    InputSpec,
-    log_spectrogram_inputs,
-    log_spectrum,
-    windows_at_model_rate,
-)
+from pipelines.learning.metrics import evaluate_windows, predict_proba
+from pipelines.learning.protocol import NORMAL_STRIDE_S, SPECS, STRIDE_S
+from pipelines.learning.training import train
 
-NOISE_SNR_DB = (10.0, 5.0, 0.0)
+EVAL_NOISE_SNR_DB = (10.0, 5.0, 0.0)
 N_NORMAL_BLOCKS = 3
 GUARD_S = 0.25
 HELD_OUT_SIZE_IN = 0.014
@@ -168,29 +167,29 @@ def _noise_seed(seed: int, fold_index: int, snr_db: float) -> list[int]:
 
 def _conditions(proba_fn: Callable[[np.ndarray], np.ndarray], frames: np.ndarray, y: np.ndarray,
                 groups: np.ndarray, seed: int, fold_index: int) -> dict:
-    """Metrics on the clean test windows and at every SNR in ``NOISE_SNR_DB``."""
-    out = {"clean": tr.evaluate_windows(proba_fn(frames), y, groups)}
-    for snr in NOISE_SNR_DB:
+    """Metrics on the clean test windows and at every SNR in ``EVAL_NOISE_SNR_DB``."""
+    out = {"clean": evaluate_windows(proba_fn(frames), y, groups)}
+    for snr in EVAL_NOISE_SNR_DB:
         noisy = add_white_noise(frames, snr, _noise_seed(seed, fold_index, snr))
-        out[f"snr_{snr:g}_db"] = tr.evaluate_windows(proba_fn(noisy), y, groups)
+        out[f"snr_{snr:g}_db"] = evaluate_windows(proba_fn(noisy), y, groups)
     return out
 
 
 def run_cnn(fold: Fold, fold_index: int, arch: str, seed: int, max_epochs: int | None,
             log: Log) -> dict:
     """Train ``arch`` on the fold (early stopping on its validation recordings), test it."""
-    spec, stride_s, normal_s = tr.SPECS[arch], tr.STRIDE_S[arch], tr.NORMAL_STRIDE_S[arch]
+    spec, stride_s, normal_s = SPECS[arch], STRIDE_S[arch], NORMAL_STRIDE_S[arch]
     config = {"n_classes": len(CLASSES), "n_bins": spec.n_bins}
     if spec.kind == "spectrogram":
         config["n_frames"] = spec.n_frames
     kw = {"max_epochs": max_epochs} if max_epochs else {}
     t0 = time.perf_counter()
-    model, history = tr.train(fold.train, fold.val, spec, arch, config, seed=seed,
+    model, history = train(fold.train, fold.val, spec, arch, config, seed=seed,
                               stride_s=stride_s, normal_stride_s=normal_s,
                               log=lambda m: log(f"    {m}"), **kw)
     train_s = time.perf_counter() - t0
     frames, y, groups, _ = fold_frames(fold.test, spec, stride_s, normal_s)
-    res = _conditions(lambda f: tr.predict_proba(model, inputs_from_frames(f, spec)),
+    res = _conditions(lambda f: predict_proba(model, inputs_from_frames(f, spec)),
                       frames, y, groups, seed, fold_index)
     best = max((h for h in history if h.get("best")), key=lambda h: h["epoch"], default={})
     return {"train_seconds": round(train_s, 1), "epochs": len(history),
@@ -199,7 +198,7 @@ def run_cnn(fold: Fold, fold_index: int, arch: str, seed: int, max_epochs: int |
 
 def run_baseline(fold: Fold, fold_index: int, seed: int) -> dict:
     """Fit the envelope baseline on the 1-D CNN's windows of the fold, test it."""
-    spec, stride_s, normal_s = tr.SPECS["cnn1d"], tr.STRIDE_S["cnn1d"], tr.NORMAL_STRIDE_S["cnn1d"]
+    spec, stride_s, normal_s = SPECS["cnn1d"], STRIDE_S["cnn1d"], NORMAL_STRIDE_S["cnn1d"]
     t0 = time.perf_counter()
     xtr, ytr, _, rtr = fold_frames(fold.train, spec, stride_s, normal_s)
     xva, yva, _, rva = fold_frames(fold.val, spec, stride_s, normal_s)
@@ -243,10 +242,10 @@ def run_evaluation(datasets_dir: Path | str, seed: int = 0, archs: Sequence[str]
                     "models": models})
     return {
         "seed": seed, "archs": list(archs), "baseline": baseline, "classes": CLASSES,
-        "noise_snr_db": list(NOISE_SNR_DB), "n_normal_blocks": N_NORMAL_BLOCKS,
+        "noise_snr_db": list(EVAL_NOISE_SNR_DB), "n_normal_blocks": N_NORMAL_BLOCKS,
         "guard_s": GUARD_S, "val_fraction": VAL_FRACTION, "normal_blocks": blocks,
-        "window_s": {a: tr.SPECS[a].window_s for a in sorted({"cnn1d", *archs})},
-        "stride_s": {a: {"fault": tr.STRIDE_S[a], "normal": tr.NORMAL_STRIDE_S[a]}
+        "window_s": {a: SPECS[a].window_s for a in sorted({"cnn1d", *archs})},
+        "stride_s": {a: {"fault": STRIDE_S[a], "normal": NORMAL_STRIDE_S[a]}
                      for a in sorted({"cnn1d", *archs})},
         "torch_threads": torch.get_num_threads(), "folds": out,
         "seconds": round(time.perf_counter() - t_start, 1),
@@ -259,7 +258,7 @@ def wind_turbine_trend(datasets_dir: Path | str, checkpoint_json: Path | str,
     (1 - p(normal), mean over its windows, as the service computes it) and the condition
     indicators. No label is attached: none was published. The unit is taken to be g."""
     from models.checkpoint import load_checkpoint
-    from pipelines.ingest import analyse_snapshot
+    from pipelines.inference.snapshot import analyse_snapshot
 
     clf = load_checkpoint(checkpoint_json)
     rows = []

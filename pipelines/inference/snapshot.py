@@ -11,8 +11,9 @@ from typing import Protocol
 
 import numpy as np
 
-from pipelines.features import InputSpec, model_inputs
-from pipelines.signal import condition_indicators
+from pipelines.dsp.indicators import condition_indicators
+from pipelines.features.inputs import model_inputs
+from pipelines.features.spec import InputSpec
 
 
 class ProbabilisticClassifier(Protocol):

@@ -2,7 +2,7 @@
 
 Per window (the same windows the 1-D CNN sees, at its 12 kHz model rate):
 - envelope spectrum: band-pass around the structural resonance (fixed 2-5 kHz band, 4th-order
-  Butterworth, zero phase), Hilbert magnitude, spectrum of the envelope (``pipelines.signal``);
+  Butterworth, zero phase), Hilbert magnitude, spectrum of the envelope (``pipelines.dsp.envelope``);
 - the envelope energy at the bearing defect orders (BPFI, BPFO, 2xBSF, FTF) and the shaft
   speed, 3 harmonics each, within +-3 % of the expected frequency (speed from the recording's
   rpm), as log10(peak / median envelope level): a ratio, so gain and units cancel;
@@ -23,7 +23,7 @@ import scipy.fft
 import scipy.optimize
 import scipy.special
 
-from pipelines.signal import envelope_spectrum
+from pipelines.dsp.envelope import envelope_spectrum
 
 # SKF 6205-2RS (CWRU drive end), multiples of the shaft speed; "bsf2" is 2 x BSF, the rate at
 # which a ball defect strikes a race. Shaft 1x is kept too: inner-race lines carry its sidebands.

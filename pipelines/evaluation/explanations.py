@@ -3,7 +3,7 @@ al. (2018) sanity checks, and a gallery; behind ``windwatch explain-eval``.
 
 Physics agreement: for every CWRU fault recording, the share of attribution mass (target = the
 true class) within +-3 % of the true fault's defect lines (harmonics 1-5 and their shaft- or
-cage-rate sidebands, see ``pipelines.physics``), against the share of the frequency axis those
+cage-rate sidebands, see ``pipelines.explain.physics``), against the share of the frequency axis those
 windows cover (chance). Two references on the same lines: the power spectrum of the same
 windows (does the *input* concentrate there?) and the envelope spectrum (where a vibration
 analyst looks). Speeds are the rpm noted in each CWRU file.
@@ -19,11 +19,14 @@ import scipy.fft
 import torch
 
 from models.checkpoint import Classifier, build_model
-from pipelines import attribution as attr
-from pipelines import physics
-from pipelines.datasets import CLASSES, Recording, windows_dataset
-from pipelines.features import InputSpec, windows_at_model_rate
-from pipelines.signal import envelope_spectrum, spectral_kurtosis_band
+from pipelines.dsp.envelope import envelope_spectrum, spectral_kurtosis_band
+from pipelines.evaluation.sanity import cascading_randomisation, spearman_rows
+from pipelines.explain import attribution as attr
+from pipelines.explain import physics
+from pipelines.features.spec import InputSpec
+from pipelines.features.windows import windows_at_model_rate
+from pipelines.learning.datasets import CLASSES, Recording, windows_dataset
+from pipelines.learning.training import fit_quick
 
 Log = Callable[[str], None]
 
@@ -96,7 +99,7 @@ def summarise(rows: list[dict], test_ids: set[str] | None = None) -> list[dict]:
 def sanity_cascading(clf: Classifier, inputs: np.ndarray, targets: np.ndarray,
                      methods: Sequence[str] = attr.METHODS) -> dict[str, list[tuple[str, float]]]:
     """Spearman of each method's maps after cumulative top-down weight randomisation."""
-    return {m: attr.cascading_randomisation(clf.model, inputs, targets, m) for m in methods}
+    return {m: cascading_randomisation(clf.model, inputs, targets, m) for m in methods}
 
 
 def sanity_labels(train_recs: Sequence[Recording], probe: np.ndarray, probe_y: np.ndarray,
@@ -110,13 +113,13 @@ def sanity_labels(train_recs: Sequence[Recording], probe: np.ndarray, probe_y: n
     for name, labels in (("true", y), ("random", np.random.default_rng(seed).permutation(y))):
         t0 = time.perf_counter()
         torch.manual_seed(seed)
-        models[name] = attr.fit_quick(build_model(arch, config), x, labels, steps=steps,
+        models[name] = fit_quick(build_model(arch, config), x, labels, steps=steps,
                                       seed=seed)
         log(f"  label sanity: trained on {name} labels in {time.perf_counter() - t0:.0f} s")
     with torch.no_grad():
         acc = {k: float((m(torch.from_numpy(probe)).argmax(1).numpy() == probe_y).mean())
                for k, m in models.items()}
-    rho = {m: float(attr.spearman_rows(attr.attribute(models["true"], probe, probe_y, m),
+    rho = {m: float(spearman_rows(attr.attribute(models["true"], probe, probe_y, m),
                                        attr.attribute(models["random"], probe, probe_y, m)
                                        ).mean()) for m in methods}
     return {"spearman": rho, "probe_accuracy": acc, "steps": steps, "n_train_windows": len(x)}
@@ -128,7 +131,7 @@ GALLERY = {"normal": "normal_0_97", "inner_race": "12k_Drive_End_IR021_2_211",
 
 def gallery_png(rec: Recording, clf: Classifier, method: str = "ig") -> tuple[bytes, dict]:
     """The explanation figure of one recording (target: its true class) and its summary."""
-    from pipelines.render import Figure1, render_png
+    from pipelines.explain.figure import ExplanationFigure, render_png
 
     spec = InputSpec.from_dict(clf.input_spec_dict)
     inputs = attr.snapshot_inputs(rec.signal[None], rec.fs_hz, spec)
@@ -142,7 +145,7 @@ def gallery_png(rec: Recording, clf: Classifier, method: str = "ig") -> tuple[by
     band = spectral_kurtosis_band(rec.signal[None], rec.fs_hz)
     ef, ea = envelope_spectrum(rec.signal[None], rec.fs_hz, band, fmax_hz=zoom)
     proba = clf.predict_proba(inputs).mean(axis=0)
-    fig = Figure1(
+    fig = ExplanationFigure(
         freqs_hz=spec.freqs_hz, model_input=inputs.mean(axis=0)[0], attribution=amap.values,
         times_s=amap.times_s, lines=lines, expected_family=expected, bands=chk.bands, zoom_hz=zoom,
         envelope=(ef, ea[0]),

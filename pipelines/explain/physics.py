@@ -1,6 +1,6 @@
 """Attribution checked against drivetrain kinematics: defect lines, salient bands, verdicts.
 
-Line families (names as in ``pipelines.kinematics``): SHAFT (1x), FTF, BPFO, BPFI, BSF (one
+Line families (names as in ``pipelines.dsp.kinematics``): SHAFT (1x), FTF, BPFO, BPFI, BSF (one
 impact per ball spin), BSF2 (= 2 x BSF: a ball defect hits both races; CWRU's "4.7135"), and
 ``MESH:<gear>`` for configured gears. Each family is its fundamental, harmonics ``k f`` and,
 where the physics modulates it, sidebands ``k f + m g``: inner-race lines at the shaft rate (the
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipelines.kinematics import BEARINGS, BearingGeometry
+from pipelines.dsp.kinematics import BEARINGS, BearingGeometry
 
 TOLERANCE = 0.03
 N_HARMONICS = 5  # fundamental to 5x: the lines an analyst reads off an envelope spectrum

@@ -1,9 +1,6 @@
-"""``windwatch geometry ...`` and ``windwatch explain-eval``.
-
-Wired into ``service/cli.py`` as ``app.add_typer(geometry_app, name="geometry")`` and
-``app.command("explain-eval")(explain_eval_command)``; also runnable alone as
-``python -m service.cli_explain explain-eval``.
-"""
+"""The research commands: ``windwatch train`` (the default CWRU protocol), ``windwatch
+evaluate`` (the evaluation protocol, baseline and report) and ``windwatch explain-eval`` (the
+explanation checks). Their heavy imports happen inside the commands."""
 
 from __future__ import annotations
 
@@ -12,97 +9,85 @@ import platform
 import shlex
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from service.cli.session import open_session
 from service.settings import BUNDLED_MODEL_DIR, REPO_ROOT, get_settings
 
-geometry_app = typer.Typer(help="Bearing and gear geometry per turbine sensor.",
-                           no_args_is_help=True)
 
-
-def _session():  # noqa: ANN202
-    from service.db import get_engine, session_factory
-
-    return session_factory(get_engine(get_settings().database_url))()
-
-
-def _echo_json(model) -> None:  # noqa: ANN001
-    typer.echo(json.dumps(model.model_dump(mode="json"), indent=2))
-
-
-@geometry_app.command("set")
-def geometry_set(
-    turbine: str, sensor: str,
-    bearing: Annotated[str | None, typer.Option(help="Catalogue designation, e.g. 'SKF 6309'")]
+def train_command(
+    arch: Annotated[str, typer.Option(help="cnn1d or cnn2d")] = "cnn1d",
+    out: Annotated[Path | None, typer.Option(help="Checkpoint stem (default: <data_root>/trained/...)")]
     = None,
-    n_elements: Annotated[int | None, typer.Option(help="Custom: rolling elements")] = None,
-    element_diameter_mm: Annotated[float | None, typer.Option(help="Custom: element diameter")]
-    = None,
-    pitch_diameter_mm: Annotated[float | None, typer.Option(help="Custom: pitch diameter")] = None,
-    contact_angle_deg: Annotated[float | None, typer.Option(help="Custom: contact angle")] = None,
-    gear: Annotated[list[str] | None, typer.Option(help="name:teeth[:speed_ratio], repeatable")]
-    = None,
-    shaft_speed_ratio: Annotated[float, typer.Option(help="Watched shaft / batch rpm")] = 1.0,
-    rpm_range: Annotated[str | None, typer.Option(help="MIN:MAX rpm for speed estimation")]
-    = None,
-    notes: Annotated[str | None, typer.Option()] = None,
-    by: Annotated[str | None, typer.Option(help="Who configured it")] = None,
+    seed: int = 0,
+    register: Annotated[bool, typer.Option(help="Register the result as a candidate")] = True,
 ) -> None:
-    """Configure the bearing (catalogue or custom) and gears of the shaft a sensor watches."""
-    from pydantic import ValidationError
+    """Train on the real CWRU recordings (split by recording, load 2 HP held out)."""
+    from pipelines.learning.protocol import train_default
 
-    from service.components.schemas import GeometryIn
-    from service.components.service import put_geometry
-    from service.errors import WindwatchError
+    settings = get_settings()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    stem = out or settings.data_root / "trained" / f"{arch}-{stamp}"
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    meta = train_default(settings.datasets_dir, stem, arch=arch, seed=seed)
+    typer.echo(json.dumps(meta.get("metrics", {}), indent=2))
+    if register:
+        from service.registry.service import register_checkpoint
 
+        with open_session() as session:
+            v = register_checkpoint(session=session, settings=settings, json_path=Path(f"{stem}.json"))
+            session.commit()
+            typer.echo(f"registered as candidate model version {v.id}")
+
+
+def evaluate_command(
+    out: Annotated[Path, typer.Option(help="Folder for report.md, report.json and PNGs")]
+    = REPO_ROOT / "docs" / "evaluation",
+    arch: Annotated[str, typer.Option(help="Comma-separated CNNs to evaluate: cnn1d, cnn2d")]
+    = "cnn1d",
+    seed: Annotated[int, typer.Option(help="Seed for splits, training and noise")] = 0,
+    baseline: Annotated[bool, typer.Option(help="Evaluate the envelope baseline too")] = True,
+    max_epochs: Annotated[int | None, typer.Option(help="Cap CNN epochs (smoke runs)")] = None,
+    checkpoint: Annotated[Path, typer.Option(help="Model for the wind-turbine trend")]
+    = BUNDLED_MODEL_DIR / "cnn1d-default.json",
+    wind_turbine: Annotated[bool, typer.Option(help="Add the wind-turbine trend")] = True,
+) -> None:
+    """Leave-one-load-out, held-out fault size and noise robustness on the CWRU recordings
+    (split by recording), the CNN beside the envelope baseline, and the wind-turbine trend."""
+    from pipelines.evaluation.protocol import run_evaluation, wind_turbine_trend
+    from pipelines.evaluation.report import write_report
+
+    settings = get_settings()
+    archs = [a.strip() for a in arch.split(",") if a.strip()]
+    results = run_evaluation(settings.datasets_dir, seed=seed, archs=archs, baseline=baseline,
+                             max_epochs=max_epochs, log=typer.echo)
+    args = sys.argv[2:] if sys.argv[1:2] == ["evaluate"] else sys.argv[1:]
+    results["command"] = f"windwatch evaluate {shlex.join(args)}".strip()
+    if wind_turbine:
+        t0 = time.perf_counter()
+        try:
+            rows = wind_turbine_trend(settings.datasets_dir, checkpoint)
+            results["wind_turbine"] = {"checkpoint": _display(checkpoint), "rows": rows}
+        except (OSError, ValueError, RuntimeError, KeyError) as exc:
+            # A checkpoint that does not match the code must not sink the whole report.
+            results["wind_turbine"] = {"error": f"{type(exc).__name__}: {exc}"}
+            typer.echo(f"wind-turbine trend skipped: {exc}", err=True)
+        results["seconds"] = round(results["seconds"] + time.perf_counter() - t0, 1)
+    paths = write_report(results, out)
+    for t in results["targets"]:
+        typer.echo(f"{'MET ' if t['met'] else 'MISS'}  {t['target']}: {t['measured']}")
+    typer.echo(f"report: {paths['md']}")
+
+
+def _display(path: Path) -> str:
     try:
-        gears = []
-        for g in gear or []:
-            name, teeth, *ratio = g.split(":")
-            gears.append({"name": name, "teeth": int(teeth),
-                          "speed_ratio": float(ratio[0]) if ratio else 1.0})
-        lo, hi = (float(v) for v in rpm_range.split(":")) if rpm_range else (None, None)
-        body = GeometryIn(bearing=bearing, n_elements=n_elements,
-                          element_diameter_mm=element_diameter_mm,
-                          pitch_diameter_mm=pitch_diameter_mm, contact_angle_deg=contact_angle_deg,
-                          gears=gears, shaft_speed_ratio=shaft_speed_ratio, rpm_min=lo, rpm_max=hi,
-                          notes=notes, by=by)
-        with _session() as session:
-            out, _ = put_geometry(session=session, turbine_name=turbine, sensor_name=sensor,
-                                  body=body)
-    except (ValueError, ValidationError, WindwatchError) as exc:
-        typer.echo(f"error: {getattr(exc, 'detail', exc)}", err=True)
-        raise typer.Exit(1) from exc
-    _echo_json(out)
-
-
-@geometry_app.command("show")
-def geometry_show(turbine: str, sensor: str) -> None:
-    """The sensor's geometry, or the assumed default (``assumed: true``)."""
-    from service.components.service import get_geometry
-    from service.errors import WindwatchError
-
-    try:
-        with _session() as session:
-            out = get_geometry(session=session, turbine_name=turbine, sensor_name=sensor)
-    except WindwatchError as exc:
-        typer.echo(f"error: {exc.detail}", err=True)
-        raise typer.Exit(1) from exc
-    _echo_json(out)
-
-
-@geometry_app.command("catalogue")
-def geometry_catalogue() -> None:
-    """The bearing catalogue with defect orders (multiples of shaft speed)."""
-    from service.components.catalogue import CATALOGUE
-
-    for b in CATALOGUE.values():
-        orders = ", ".join(f"{k} {v:.4f}" for k, v in b.geometry.defect_orders().items())
-        typer.echo(f"{b.designation:14s} {b.kind:18s} {orders}"
-                   + ("  (approximate)" if b.approximate else ""))
+        return str(Path(path).resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
 
 
 def explain_eval_command(
@@ -122,11 +107,11 @@ def explain_eval_command(
     import torch
 
     from models.checkpoint import load_checkpoint
-    from pipelines import attribution as attr
-    from pipelines import explain_eval as ev
-    from pipelines.datasets import load_cwru
-    from pipelines.features import InputSpec
-    from pipelines.train import default_protocol
+    from pipelines.evaluation import explanations as ev
+    from pipelines.explain import attribution as attr
+    from pipelines.features.spec import InputSpec
+    from pipelines.learning.datasets import load_cwru
+    from pipelines.learning.protocol import default_protocol
 
     t0 = time.perf_counter()
     settings = get_settings()
@@ -140,7 +125,7 @@ def explain_eval_command(
     results: dict = {"models": {}, "gallery": []}
     models = [(load_checkpoint(p), None) for p in paths]
     if envelope:
-        from pipelines.envelope_model import envelope_inputs, train_envelope_model
+        from pipelines.learning.envelope_model import envelope_inputs, train_envelope_model
 
         typer.echo("training the experimental envelope-input CNN")
         models.append((train_envelope_model(sets["train"], seed=seed), envelope_inputs))
@@ -201,10 +186,3 @@ NOTES = [
     "lines in these recordings (Smith & Randall 2015: several CWRU records are not clearly "
     "diagnosable).",
 ]
-
-
-if __name__ == "__main__":
-    cli = typer.Typer()
-    cli.add_typer(geometry_app, name="geometry")
-    cli.command("explain-eval")(explain_eval_command)
-    cli()

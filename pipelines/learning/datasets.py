@@ -24,7 +24,10 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
-from pipelines.features import InputSpec, model_inputs, resample_ratio, window_starts
+from pipelines.dsp.resample import resample_ratio
+from pipelines.features.inputs import model_inputs
+from pipelines.features.spec import InputSpec
+from pipelines.features.windows import window_starts
 
 CLASSES = ["normal", "inner_race", "outer_race", "ball"]
 CWRU_DIR = "cwru_12k_drive_end_dev"

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from pipelines.physics import Band, Lines
+from pipelines.explain.physics import Band, Lines
 
 FAMILY_COLOURS = {"BPFI": "#1f77b4", "BPFO": "#2ca02c", "BSF2": "#9467bd", "BSF": "#c5b0d5",
                   "FTF": "#8c564b", "SHAFT": "#7f7f7f"}
@@ -26,7 +26,7 @@ ATTR_CMAP = "YlOrRd"
 
 
 @dataclass
-class Figure1:
+class ExplanationFigure:
     """What one explanation figure shows (arrays on the model's grid)."""
 
     freqs_hz: np.ndarray
@@ -71,16 +71,16 @@ def _per_hz(attr_per_bin: np.ndarray, freqs_hz: np.ndarray) -> np.ndarray:
     return attr_per_bin / df * 100.0  # % of the total per Hz
 
 
-def _attribution_panel(ax, fig1: Figure1, fmax: float) -> None:  # noqa: ANN001
-    per_bin = fig1.attribution if fig1.attribution.ndim == 1 else fig1.attribution.sum(axis=1)
-    y = _per_hz(per_bin, fig1.freqs_hz)
-    keep = fig1.freqs_hz <= fmax
-    ax.fill_between(fig1.freqs_hz[keep], 0, y[keep], color="#e6550d", alpha=0.75, step="mid",
+def _attribution_panel(ax, figure: ExplanationFigure, fmax: float) -> None:  # noqa: ANN001
+    per_bin = figure.attribution if figure.attribution.ndim == 1 else figure.attribution.sum(axis=1)
+    y = _per_hz(per_bin, figure.freqs_hz)
+    keep = figure.freqs_hz <= fmax
+    ax.fill_between(figure.freqs_hz[keep], 0, y[keep], color="#e6550d", alpha=0.75, step="mid",
                     lw=0)
     handles = [Patch(color="#e6550d", alpha=0.75, label="attribution")]
-    handles += _draw_lines(ax, fig1.lines, fig1.expected_family, fmax)
+    handles += _draw_lines(ax, figure.lines, figure.expected_family, fmax)
     top = float(y[keep].max()) if keep.any() else 1.0
-    for i, b in enumerate(fig1.bands, start=1):
+    for i, b in enumerate(figure.bands, start=1):
         if b.lo_hz > fmax:
             continue
         ax.axvspan(b.lo_hz, min(b.hi_hz, fmax), color="gold", alpha=0.25, lw=0)
@@ -95,12 +95,12 @@ def _attribution_panel(ax, fig1: Figure1, fmax: float) -> None:  # noqa: ANN001
     ax.legend(handles=handles, loc="upper right", fontsize=8, ncol=2, framealpha=0.9)
 
 
-def _input_panel(fig: Figure, ax, fig1: Figure1) -> None:  # noqa: ANN001
-    f = fig1.freqs_hz
-    if fig1.model_input.ndim == 1:
-        ax.plot(f, fig1.model_input, color="black", lw=0.6, label="model input")
-        lo, hi = float(fig1.model_input.min()), float(fig1.model_input.max())
-        shade = fig1.attribution / max(float(fig1.attribution.max()), 1e-30)
+def _input_panel(fig: Figure, ax, figure: ExplanationFigure) -> None:  # noqa: ANN001
+    f = figure.freqs_hz
+    if figure.model_input.ndim == 1:
+        ax.plot(f, figure.model_input, color="black", lw=0.6, label="model input")
+        lo, hi = float(figure.model_input.min()), float(figure.model_input.max())
+        shade = figure.attribution / max(float(figure.attribution.max()), 1e-30)
         mesh = ax.pcolormesh(np.r_[f, f[-1] + (f[1] - f[0])] - (f[1] - f[0]) / 2, [lo, hi],
                              shade[None, :], cmap=ATTR_CMAP, alpha=0.55, shading="flat",
                              vmin=0, vmax=1)
@@ -108,17 +108,17 @@ def _input_panel(fig: Figure, ax, fig1: Figure1) -> None:  # noqa: ANN001
         ax.set_xlim(0, f[-1])
         ax.legend(loc="upper right", fontsize=8)
     else:
-        t = fig1.times_s
-        ax.imshow(fig1.model_input, origin="lower", aspect="auto", cmap="gray",
+        t = figure.times_s
+        ax.imshow(figure.model_input, origin="lower", aspect="auto", cmap="gray",
                   extent=(t[0], t[-1], f[0], f[-1]))
         # Contours keep the spectrogram underneath readable.
-        mesh = ax.contour(t, f, fig1.attribution / max(float(fig1.attribution.max()), 1e-30),
+        mesh = ax.contour(t, f, figure.attribution / max(float(figure.attribution.max()), 1e-30),
                           levels=[0.25, 0.5, 0.75, 0.9], cmap=ATTR_CMAP, vmin=0, vmax=1,
                           linewidths=1.2)
         ax.set_xlabel("time within window (s)")
         ax.set_ylabel("frequency (Hz)")
-    for i, b in enumerate(fig1.bands, start=1):  # numbered markers of the top bands
-        if fig1.model_input.ndim == 1:
+    for i, b in enumerate(figure.bands, start=1):  # numbered markers of the top bands
+        if figure.model_input.ndim == 1:
             ax.annotate(f"#{i}", (b.peak_hz, 1.0), xycoords=("data", "axes fraction"),
                         ha="center", va="bottom", fontsize=7, color="#b30000")
         else:
@@ -127,28 +127,28 @@ def _input_panel(fig: Figure, ax, fig1: Figure1) -> None:  # noqa: ANN001
     fig.colorbar(mesh, ax=ax, pad=0.01, label="attribution (relative)")
 
 
-def render_png(fig1: Figure1, dpi: int = 100) -> bytes:
+def render_png(figure: ExplanationFigure, dpi: int = 100) -> bytes:
     """The explanation as PNG bytes: the model input with attribution shading, attribution per
     frequency with defect markers (zoomed to the low orders), and the envelope if given."""
-    n = 2 + (fig1.envelope is not None)
+    n = 2 + (figure.envelope is not None)
     fig = Figure(figsize=(11, 3.2 * n + 0.6), dpi=dpi, layout="constrained")
     axes = fig.subplots(n, 1)
-    notes = ("\n" + " | ".join(fig1.notes)) if fig1.notes else ""
-    fig.suptitle(fig1.title + notes, fontsize=10)
-    _input_panel(fig, axes[0], fig1)
-    how = "shading" if fig1.model_input.ndim == 1 else "contours"
+    notes = ("\n" + " | ".join(figure.notes)) if figure.notes else ""
+    fig.suptitle(figure.title + notes, fontsize=10)
+    _input_panel(fig, axes[0], figure)
+    how = "shading" if figure.model_input.ndim == 1 else "contours"
     axes[0].set_title(f"what the model saw ({how}: attribution; #n: top bands)", fontsize=9,
                       loc="left")
-    fmax = float(min(fig1.zoom_hz or fig1.freqs_hz[-1], fig1.freqs_hz[-1]))
-    _attribution_panel(axes[1], fig1, fmax)
+    fmax = float(min(figure.zoom_hz or figure.freqs_hz[-1], figure.freqs_hz[-1]))
+    _attribution_panel(axes[1], figure, fmax)
     axes[1].set_title(f"attribution per frequency, 0-{fmax:.0f} Hz, with defect lines",
                       fontsize=9, loc="left")
-    if fig1.envelope is not None:
-        ef, ea = fig1.envelope
+    if figure.envelope is not None:
+        ef, ea = figure.envelope
         keep = ef <= fmax
         axes[2].plot(ef[keep], ea[keep], color="black", lw=0.7, label="envelope spectrum")
         handles = [Line2D([], [], color="black", lw=0.7, label="envelope spectrum")]
-        handles += _draw_lines(axes[2], fig1.lines, fig1.expected_family, fmax)
+        handles += _draw_lines(axes[2], figure.lines, figure.expected_family, fmax)
         axes[2].set_xlim(0, fmax)
         axes[2].set_xlabel("frequency (Hz)")
         axes[2].set_ylabel("envelope amplitude (g)")

@@ -1,7 +1,7 @@
 """What a turbine's data gateway does: encode snapshots and post them to Windwatch, safely.
 
 Encoders produce the request bodies of ``POST /api/v1/turbines/{id}/batches`` (see
-docs/architecture.md): Arrow IPC stream (default: the server maps it without parsing), Parquet
+the README's "Ingest path"): Arrow IPC stream (default: the server maps it without parsing), Parquet
 (zstd + byte-stream-split, no dictionary: smaller and faster than Parquet's defaults for raw
 floats), ``.npy`` (metadata in query parameters) and JSON (orjson floats; slowest, for humans).
 
@@ -28,7 +28,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.simulate import TurbineSpec, fleet_snapshots
+from simulation.drivetrain import TurbineSpec, fleet_snapshots
 
 log = logging.getLogger(__name__)
 

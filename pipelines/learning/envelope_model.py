@@ -1,7 +1,7 @@
 """An experimental 1-D CNN on *envelope* spectra, for the physics-agreement comparison only.
 
 Issue 4 asks for the agreement "with the spectrum and envelope inputs". The served models see
-log-power spectra and spectrograms (``pipelines.features``); this module builds the envelope
+log-power spectra and spectrograms (``pipelines.features.inputs``); this module builds the envelope
 counterpart the way an analyst would: per recording, the band of maximum spectral kurtosis,
 zero-phase band-pass + Hilbert envelope, then per window the standardised log power spectrum
 of the envelope (Hann, 4096 samples at 12 kHz = 2.93 Hz bins, 0-1.5 kHz). A small CNN trained
@@ -19,10 +19,12 @@ import scipy.signal
 import torch
 
 from models.checkpoint import Classifier, build_model
-from pipelines.attribution import fit_quick
-from pipelines.datasets import CLASSES, Recording
-from pipelines.features import InputSpec, resample, window_starts
-from pipelines.signal import spectral_kurtosis_band
+from pipelines.dsp.envelope import spectral_kurtosis_band
+from pipelines.dsp.resample import resample
+from pipelines.features.spec import InputSpec
+from pipelines.features.windows import window_starts
+from pipelines.learning.datasets import CLASSES, Recording
+from pipelines.learning.training import fit_quick
 
 ENVELOPE_SPEC = InputSpec(kind="spectrum", fs_hz=12_000.0, n_fft=4096, n_bins=512, max_windows=8)
 

@@ -1,0 +1,1 @@
+"""Signal processing on (C, N) arrays: spectra, envelopes, indicators, resampling, kinematics."""

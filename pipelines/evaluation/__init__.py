@@ -1,0 +1,1 @@
+"""Evaluation: the protocol runner, the envelope baseline, explanation checks, the report."""

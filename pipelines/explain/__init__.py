@@ -1,0 +1,1 @@
+"""Explanations: attribution maps (captum), the physics check against defect lines, rendering."""

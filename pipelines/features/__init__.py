@@ -1,0 +1,1 @@
+"""Model inputs in physical units: ``InputSpec``, where windows fall, and the log-power inputs."""

@@ -1,0 +1,74 @@
+"""``InputSpec``: a model input defined in physical units (rate, window, frequency grid), and
+the two specs the bundled models use."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """The physical definition of a model input.
+
+    kind: ``spectrum`` -> (1, n_bins) log power of one Hann window of ``n_fft`` samples;
+          ``spectrogram`` -> (1, n_bins, n_frames) log power STFT (Hann, ``hop`` samples).
+    fs_hz: the rate every recording is resampled to before the transform.
+    n_bins: bins kept from 0 Hz upwards; the grid is ``k * fs_hz / n_fft``.
+    max_windows: windows per channel that inference averages over (spread over the record).
+    """
+
+    kind: Literal["spectrum", "spectrogram"] = "spectrum"
+    fs_hz: float = 12_000.0
+    n_fft: int = 4096
+    n_bins: int = 1600
+    hop: int = 128
+    n_frames: int = 1
+    max_windows: int = 8
+
+    @property
+    def window_len(self) -> int:
+        """Samples (at ``fs_hz``) consumed by one model input."""
+        if self.kind == "spectrum":
+            return self.n_fft
+        return self.n_fft + self.hop * (self.n_frames - 1)
+
+    @property
+    def window_s(self) -> float:
+        return self.window_len / self.fs_hz
+
+    @property
+    def freqs_hz(self) -> np.ndarray:
+        return np.arange(self.n_bins) * (self.fs_hz / self.n_fft)
+
+    @property
+    def max_freq_hz(self) -> float:
+        return float(self.freqs_hz[-1])
+
+    @property
+    def times_s(self) -> np.ndarray:
+        """Frame centre times within one window (spectrogram only)."""
+        return (np.arange(self.n_frames) * self.hop + self.n_fft / 2) / self.fs_hz
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        if self.kind == "spectrum":
+            return (1, self.n_bins)
+        return (1, self.n_bins, self.n_frames)
+
+    def min_samples(self, fs_in_hz: float) -> int:
+        """Fewest native samples that yield one model window."""
+        return int(np.ceil(self.window_len * fs_in_hz / self.fs_hz)) + 1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> InputSpec:
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+SPECTRUM_SPEC = InputSpec()
+SPECTROGRAM_SPEC = InputSpec(kind="spectrogram", n_fft=256, n_bins=128, hop=128, n_frames=128)

@@ -1,0 +1,1 @@
+"""Validate and analyse a snapshot: indicators and one batched model inference."""

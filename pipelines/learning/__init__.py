@@ -1,0 +1,1 @@
+"""Learning: datasets and readers, augmentation, metrics, the training loop, the CWRU protocol."""

@@ -1,7 +1,7 @@
 """Attribution cost per input: Integrated Gradients (32 steps) and the other methods, for the
 1-D and 2-D models, at a fixed number of torch threads (default 2 = one worker on 2 cores).
 
-Issue 4's budget: IG <= 150 ms per input (1-D) and <= 400 ms (2-D) on a 2-core CPU. One call
+The budget: IG <= 150 ms per input (1-D) and <= 400 ms (2-D) on a 2-core CPU. One call
 explains ``--batch`` inputs at once (the service explains up to 8 windows per snapshot with the
 expensive methods); the figure is the median call time / batch. Inputs are random standardised
 spectra: the cost does not depend on the values.

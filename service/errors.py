@@ -1,4 +1,9 @@
-"""Domain exceptions and their JSON problem responses (``{"detail": ...}``, always 4xx)."""
+"""Every domain exception and its JSON problem response (``{"detail": ...}``).
+
+``BadRequest`` is for a request's parameters (a bad cursor, an unknown class or bearing, a time
+without a zone); ``InvalidBatch`` only for the content of an ingested batch. A model artifact
+that cannot be loaded is ``ModelUnavailable`` (503), never an unhandled 500.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,12 @@ class WindwatchError(Exception):
     def __init__(self, detail: str):
         super().__init__(detail)
         self.detail = detail
+
+
+class BadRequest(WindwatchError):
+    """A query or path parameter, or a field of a request body, is unacceptable."""
+
+    status_code = 422
 
 
 class InvalidBatch(WindwatchError):
@@ -44,6 +55,24 @@ class Conflict(WindwatchError):
     """E.g. an idempotency key reused with a different body."""
 
     status_code = 409
+
+
+class InvalidFeedback(WindwatchError):
+    """Close feedback naming a fault type the classifier does not know."""
+
+    status_code = 422
+
+
+class NoProductionModel(WindwatchError):
+    """The registry has no production model (the database was never seeded)."""
+
+    status_code = 503
+
+
+class ModelUnavailable(WindwatchError):
+    """A registered model's artifact is missing, corrupt or does not match its checksum."""
+
+    status_code = 503
 
 
 def install_handlers(app: FastAPI) -> None:

@@ -8,8 +8,8 @@ so re-importing produces the same idempotency keys and stores nothing twice.
 
 from __future__ import annotations
 
-import csv
 import hashlib
+import math
 import re
 import threading
 from collections.abc import Callable
@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
+from pipelines.learning.datasets import read_labelled_file, read_labels
 from service.batches import service as batches
 from service.batches.decode import DecodedBatch
 from service.batches.schemas import BatchMeta
@@ -28,39 +28,23 @@ from service.registry.runtime import ModelRuntime
 from service.settings import Settings
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
-CWRU_LABELS = {"none": "normal", "inner_race": "inner_race", "outer_race": "outer_race", "ball": "ball"}
-
-
-Loaded = tuple[np.ndarray, float, float | None, str | None, datetime | None]
-
-
-def read_recording(path: Path, row: dict[str, str]) -> Loaded:
-    """(samples (1, N) float32, fs_hz, rpm, label, recorded_at) of one labelled .mat file."""
-    mat = scipy.io.loadmat(path)
-    fs = float(row["fs_hz"])
-    if "vibration" in mat:  # wind-turbine HSS: timestamped, unlabelled run to failure
-        x = mat["vibration"].ravel()
-        ts = datetime.strptime(row["timestamp_utc"], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
-        return x[None].astype(np.float32), fs, None, None, ts
-    num = int(row["cwru_file_no"])
-    x = mat[f"X{num:03d}_DE_time"].ravel()
-    label = CWRU_LABELS[row["fault_location"]]
-    return x[None].astype(np.float32), fs, float(row["rpm_in_file"]), label, None
 
 
 def import_folder(settings: Settings, folder: Path, *, turbine: str, sensor: str,
                   echo: Callable[[str], object] = print, factory=None, store: RawStore | None = None,  # noqa: ANN001
                   ) -> int:
     """Import every recording listed in ``folder/labels.csv``; returns how many were stored."""
-    with open(Path(folder) / "labels.csv", newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = read_labels(folder)
     factory = factory or session_factory(get_engine(settings.database_url))
     runtime, store = ModelRuntime(settings), store or RawStore(settings.data_root)
     slots = threading.Semaphore(1)
     for i, row in enumerate(sorted(rows, key=lambda r: r["file"])):
-        x, fs, rpm, label, ts = read_recording(Path(folder) / row["file"], row)
-        recorded_at = ts or EPOCH + timedelta(minutes=10 * i)
-        meta = BatchMeta(sensor=sensor, sample_rate_hz=fs, recorded_at=recorded_at, rpm=rpm, unit="g")
+        rec = read_labelled_file(folder, row)
+        x, label = rec.signal[None], rec.label
+        recorded_at = rec.recorded_at or EPOCH + timedelta(minutes=10 * i)
+        rpm = None if math.isnan(rec.rpm) else rec.rpm
+        meta = BatchMeta(sensor=sensor, sample_rate_hz=rec.fs_hz, recorded_at=recorded_at, rpm=rpm,
+                         unit="g")
         decoded = DecodedBatch(meta=meta, channel_names=["de"], samples=np.ascontiguousarray(x))
         key = "import:" + re.sub(r"[^A-Za-z0-9_.@:-]", "_", row["file"])
         with factory() as session:

@@ -12,20 +12,15 @@ from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
-from service.alarms.router import router as alarms_router
-from service.batches.router import router as batches_router
+from service.api import api_router
 from service.batches.storage import RawStore
-from service.components.router import router as components_router
 from service.dashboard.router import STATIC_DIR
 from service.dashboard.router import router as dashboard_router
 from service.db import get_engine, session_factory
 from service.errors import install_handlers
 from service.log_setup import configure_logging
-from service.predictions.router import router as predictions_router
-from service.registry.router import router as registry_router
 from service.registry.runtime import ModelRuntime
 from service.settings import Settings, get_settings
-from service.turbines.router import router as turbines_router
 
 log = structlog.get_logger("windwatch")
 
@@ -73,8 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             session.execute(text("SELECT 1"))
         return {"status": "ok"}
 
-    for router in (batches_router, turbines_router, predictions_router, registry_router,
-                   alarms_router, components_router, dashboard_router):
-        app.include_router(router)
+    app.include_router(api_router)
+    app.include_router(dashboard_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")  # dashboard CSS/JS
     return app

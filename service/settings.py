@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_MODEL_DIR = REPO_ROOT / "models" / "bundled"
+API_PREFIX = "/api/v1"  # every API route lives under it (service/api.py)
 
 
 class Settings(BaseSettings):

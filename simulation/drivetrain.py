@@ -22,6 +22,8 @@ from typing import Literal
 import numpy as np
 import scipy.signal
 
+from pipelines.dsp.kinematics import BearingGeometry
+
 FaultKind = Literal["normal", "inner_race", "outer_race", "ball"]
 FAULT_KINDS: tuple[str, ...] = ("normal", "inner_race", "outer_race", "ball")
 SITES = ("Nordre Banke", "Hedeby Ridge", "Skovlund", "Vestmark Offshore", "Lyngrev")
@@ -49,13 +51,15 @@ class DrivetrainConfig:
     mesh_g: tuple[float, ...] = (0.08, 0.03)  # 1x, 2x gear mesh
     path_seed: int = 0  # transfer paths of this machine's channels
 
+    @property
+    def bearing(self) -> BearingGeometry:
+        """The high-speed shaft bearing's geometry."""
+        return BearingGeometry(self.n_elements, self.ball_diameter_mm, self.pitch_diameter_mm,
+                               self.contact_angle_deg)
+
     def defect_orders(self) -> dict[str, float]:
-        """FTF, BPFO, BPFI, BSF as multiples of the shaft speed (standard kinematics)."""
-        cos_phi = np.cos(np.radians(self.contact_angle_deg))
-        r = self.ball_diameter_mm / self.pitch_diameter_mm * cos_phi
-        n = self.n_elements
-        return {"ftf": 0.5 * (1 - r), "bpfo": 0.5 * n * (1 - r), "bpfi": 0.5 * n * (1 + r),
-                "bsf": self.pitch_diameter_mm / (2 * self.ball_diameter_mm) * (1 - r * r)}
+        """FTF, BPFO, BPFI, BSF, BSF2 as multiples of the shaft speed (``pipelines.dsp``)."""
+        return self.bearing.defect_orders()
 
 
 def _channel_paths(cfg: DrivetrainConfig, n_channels: int) -> dict[str, np.ndarray]:
@@ -82,7 +86,7 @@ def _impact_train(cfg: DrivetrainConfig, fault: str, theta: np.ndarray, fs_hz: f
                   rng: np.random.Generator) -> np.ndarray:
     """Unit-scale impulses at the defect's impact instants (shaft-angle timed, slip-jittered)."""
     orders = cfg.defect_orders()
-    rate = {"outer_race": orders["bpfo"], "inner_race": orders["bpfi"], "ball": 2 * orders["bsf"]}
+    rate = {"outer_race": orders["BPFO"], "inner_race": orders["BPFI"], "ball": orders["BSF2"]}
     order = rate[fault]  # impacts per shaft revolution
     total_rev = float(theta[-1])
     n_max = int(total_rev * order * 1.2) + 2
@@ -93,7 +97,7 @@ def _impact_train(cfg: DrivetrainConfig, fault: str, theta: np.ndarray, fs_hz: f
     if fault == "inner_race":  # defect rotates with the shaft through the load zone
         amp *= 0.2 + 0.8 * (0.5 + 0.5 * np.cos(_TWO_PI * angles + rng.uniform(0, _TWO_PI)))
     elif fault == "ball":  # ball carried by the cage through the load zone; hits both races
-        cage = angles * orders["ftf"] + rng.uniform(0, 1)
+        cage = angles * orders["FTF"] + rng.uniform(0, 1)
         amp *= (0.2 + 0.8 * (0.5 + 0.5 * np.cos(_TWO_PI * cage))) * np.where(
             np.arange(angles.size) % 2 == 0, 1.0, 0.6)
     t_s = np.interp(angles, theta, np.arange(theta.size) / fs_hz)
@@ -123,7 +127,7 @@ def simulate_snapshot(
     severity: 0..1, scales the defect impacts (ignored for ``normal``). rpm: mean shaft speed
     (default ``cfg.rated_rpm``). seed: int or Generator for phases, speed, slip and noise.
     meta: ``rpm`` (actual mean), ``fs_hz``, ``shaft_hz``, ``gear_mesh_hz``, ``defect_freqs_hz``
-    (ftf/bpfo/bpfi/bsf at the mean speed), ``defect_orders``, ``fault``, ``severity``,
+    (FTF/BPFO/BPFI/BSF/BSF2 at the mean speed), ``defect_orders``, ``fault``, ``severity``,
     ``channel_names``, ``resonance_hz`` per channel.
     """
     if fault not in FAULT_KINDS:

@@ -11,6 +11,18 @@ import torch
 from pipelines.dsp.spectra import as_2d, fft_workers, hann_torch, pool_max
 
 
+def envelope(x: np.ndarray, fs_hz: float, band_hz: tuple[float, float], order: int = 4
+             ) -> np.ndarray:
+    """Hilbert magnitude of the zero-phase Butterworth band-pass of ``x`` around a resonance:
+    (C, N) float64, the impacts' amplitude modulation. The band's top is clipped below Nyquist."""
+    x = as_2d(x, np.float64)  # narrow IIR bands need double precision
+    lo, hi = float(band_hz[0]), min(float(band_hz[1]), 0.499 * fs_hz)
+    if not 0 < lo < hi:
+        raise ValueError(f"invalid band {band_hz} Hz for a sample rate of {fs_hz:g} Hz")
+    sos = scipy.signal.butter(order, [lo, hi], btype="bandpass", fs=fs_hz, output="sos")
+    return np.abs(scipy.signal.hilbert(scipy.signal.sosfiltfilt(sos, x, axis=-1), axis=-1))
+
+
 def envelope_spectrum(x: np.ndarray, fs_hz: float, band_hz: tuple[float, float],
                       n_points: int | None = None, fmax_hz: float | None = None,
                       order: int = 4) -> tuple[np.ndarray, np.ndarray]:
@@ -21,12 +33,7 @@ def envelope_spectrum(x: np.ndarray, fs_hz: float, band_hz: tuple[float, float],
     Returns (freqs_hz, amplitude (C, F) float32) up to ``fmax_hz`` (default: Nyquist),
     max-pooled to ``n_points`` if given.
     """
-    x = as_2d(x, np.float64)  # narrow IIR bands need double precision
-    lo, hi = float(band_hz[0]), min(float(band_hz[1]), 0.499 * fs_hz)
-    if not 0 < lo < hi:
-        raise ValueError(f"invalid band {band_hz} Hz for a sample rate of {fs_hz:g} Hz")
-    sos = scipy.signal.butter(order, [lo, hi], btype="bandpass", fs=fs_hz, output="sos")
-    env = np.abs(scipy.signal.hilbert(scipy.signal.sosfiltfilt(sos, x, axis=-1), axis=-1))
+    env = envelope(x, fs_hz, band_hz, order)
     env -= env.mean(axis=-1, keepdims=True)
     n = env.shape[-1]
     win = scipy.signal.get_window("hann", n, fftbins=False)

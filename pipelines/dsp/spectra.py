@@ -7,6 +7,7 @@ vectorised call (one FFT for all channels); nothing loops over samples in Python
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -105,7 +106,7 @@ def log_spectrogram(x: np.ndarray, fs_hz: float, n_fft: int = 1024, hop: int = 2
 def downsample_spectrogram(db: np.ndarray, max_f: int = 128, max_t: int = 128) -> np.ndarray:
     """Max-pool a (..., F, T) spectrogram to at most (max_f, max_t) cells for display."""
     f, t = db.shape[-2:]
-    kf, kt = max(1, -(-f // max_f)), max(1, -(-t // max_t))
+    kf, kt = max(1, math.ceil(f / max_f)), max(1, math.ceil(t / max_t))
     pad = [(0, 0)] * (db.ndim - 2) + [(0, (-f) % kf), (0, (-t) % kt)]
     d = np.pad(db, pad, constant_values=-np.inf)
     shape = d.shape[:-2] + (d.shape[-2] // kf, kf, d.shape[-1] // kt, kt)

@@ -24,11 +24,14 @@ import scipy.optimize
 import scipy.special
 
 from pipelines.dsp.envelope import envelope_spectrum
+from pipelines.dsp.kinematics import BEARINGS, DEFAULT_BEARING
 
-# SKF 6205-2RS (CWRU drive end), multiples of the shaft speed; "bsf2" is 2 x BSF, the rate at
-# which a ball defect strikes a race. Shaft 1x is kept too: inner-race lines carry its sidebands.
+# The CWRU drive-end bearing's orders (multiples of the shaft speed); BSF2 is 2 x BSF, the rate
+# at which a ball defect strikes a race. Shaft 1x is kept too: inner-race lines carry its
+# sidebands.
+_CWRU_ORDERS = BEARINGS[DEFAULT_BEARING].geometry.defect_orders()
 DEFECT_ORDERS: dict[str, float] = {
-    "bpfi": 5.4152, "bpfo": 3.5848, "bsf2": 4.7135, "ftf": 0.3983, "shaft": 1.0,
+    **{k: _CWRU_ORDERS[k] for k in ("BPFI", "BPFO", "BSF2", "FTF")}, "SHAFT": 1.0,
 }
 N_HARMONICS = 3
 TOLERANCE = 0.03
@@ -40,7 +43,7 @@ BANDS_HZ = ((0, 500), (500, 1000), (1000, 2000), (2000, 3000), (3000, 4000), (40
 
 def feature_names(orders: dict[str, float] = DEFECT_ORDERS) -> list[str]:
     """Column names of ``window_features`` in order."""
-    env = [f"env_{o}_{h}x" for o in orders for h in range(1, N_HARMONICS + 1)]
+    env = [f"env_{o.lower()}_{h}x" for o in orders for h in range(1, N_HARMONICS + 1)]
     bands = [f"band_{lo}_{hi}_hz" for lo, hi in BANDS_HZ]
     return env + ["log_rms", "log_kurtosis", "crest_factor"] + bands
 

@@ -189,7 +189,7 @@ def render_markdown(results: dict) -> str:
           "axis those windows cover (chance = 1.00x). Cells: ratio (share / chance); `test`: "
           "only the recordings the model never trained on (2 HP). References on the same lines: "
           "the power spectrum of the same windows and the envelope spectrum (band by spectral "
-          "kurtosis). Goal of issue 4: >= 3x chance for inner and outer race.", ""]
+          "kurtosis). Goal: >= 3x chance for inner and outer race.", ""]
     attrib = [r for b in results["models"].values() for r in b["summary"]
               if r["method"] in attr.METHODS and r["label"] in ("inner_race", "outer_race")]
     if attrib:

@@ -1,7 +1,7 @@
 """The evaluation report: ``report.json``, ``report.md`` and PNG figures (matplotlib, Agg).
 
 Input is the dict of ``pipelines.evaluation.protocol.run_evaluation`` (plus optional ``wind_turbine`` rows
-from ``wind_turbine_trend``); the targets of issue 3 are checked here, next to the figures.
+from ``wind_turbine_trend``); the project's evaluation targets are checked here, next to the figures.
 """
 
 from __future__ import annotations
@@ -175,7 +175,7 @@ def render_markdown(results: dict, targets: list[dict], images: dict[str, str]) 
           f"{' + baseline' if results['baseline'] else ''}, {results['torch_threads']} torch "
           f"threads, {results['seconds']:.0f} s). Data: CWRU 12 kHz drive end, loads 0-2 HP "
           "(27 fault recordings + 1 normal recording); all splits by recording.", "",
-          "## Targets (issue 3)", "", "| target | measured | met |", "|---|---|---|"]
+          "## Targets", "", "| target | measured | met |", "|---|---|---|"]
     md += [f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else '**no**'} |"
            for t in targets]
     md += ["", "Macro-F1 and accuracy are per window; *recording acc.* is the share of test "

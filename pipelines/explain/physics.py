@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipelines.dsp.kinematics import BEARINGS, BearingGeometry
+from pipelines.dsp.kinematics import BEARINGS, DEFAULT_BEARING, BearingGeometry
 
 TOLERANCE = 0.03
 N_HARMONICS = 5  # fundamental to 5x: the lines an analyst reads off an envelope spectrum
@@ -37,7 +37,7 @@ class Kinematics:
     """Everything that places lines: the measured shaft's speed, its bearing and gears."""
 
     shaft_hz: float
-    bearing: BearingGeometry = BEARINGS["SKF 6205-2RS"]
+    bearing: BearingGeometry = BEARINGS[DEFAULT_BEARING].geometry
     gear_teeth: dict[str, float] = field(default_factory=dict)  # name -> teeth x speed ratio
 
     def fundamentals_hz(self) -> dict[str, float]:

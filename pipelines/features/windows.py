@@ -4,6 +4,8 @@ training."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.signal
 
@@ -36,7 +38,7 @@ def segment_starts(n: int, fs_hz: float, spec: InputSpec) -> np.ndarray | None:
     up, down = resample_ratio(fs_hz, spec.fs_hz)
     margin = filter_margin(up, down)
     seg_out = spec.window_len
-    seg_in = -(-seg_out // up) * down + 2 * margin
+    seg_in = math.ceil(seg_out / up) * down + 2 * margin
     last = (n - seg_in) // down  # last start, in units of ``down``
     if last < 0:
         return None
@@ -60,7 +62,7 @@ def _segment_windows(x: np.ndarray, fs_hz: float, spec: InputSpec) -> np.ndarray
     x = np.ascontiguousarray(x, dtype=np.float32)
     if up == down:
         return x[:, starts[:, None] + np.arange(seg_out)[None, :]]
-    n_blocks = -(-seg_out // up)  # output blocks of ``up`` samples, each from ``down`` inputs
+    n_blocks = math.ceil(seg_out / up)  # output blocks of ``up`` samples, each from ``down`` inputs
     m, t0 = polyphase_matrix(up, down)
     width = m.shape[0]
     if width * up > 8 * (20 * max(up, down) + 1):

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +43,8 @@ class Recording:
     """One continuous recording (or a time block of one) with its identity.
 
     ``signal`` is (N,) float32 at ``fs_hz`` (CWRU: g); ``start_s`` is where it starts in the
-    source file (non-zero for blocks); ``tach_s`` holds tachometer pulse times in seconds.
+    source file (non-zero for blocks); ``tach_s`` holds tachometer pulse times in seconds;
+    ``recorded_at`` is the acquisition time where the provenance table gives one.
     """
 
     recording_id: str
@@ -56,6 +59,7 @@ class Recording:
     sha256: str = ""
     start_s: float = 0.0
     tach_s: np.ndarray | None = field(default=None, repr=False)
+    recorded_at: datetime | None = None
 
     @property
     def duration_s(self) -> float:
@@ -67,6 +71,38 @@ class Recording:
         return self.recording_id.split("#", 1)[0]
 
 
+def read_labelled_file(folder: Path | str, row: dict[str, str]) -> Recording:
+    """One ``.mat`` file listed in a ``labels.csv`` row: a wind-turbine HSS snapshot (a
+    ``vibration`` array; timestamped, unlabelled) or a CWRU drive-end record (``X<nnn>_DE_time``;
+    label, load and speed from the row). The sample rate always comes from the row."""
+    mat = scipy.io.loadmat(Path(folder) / row["file"])
+    if "vibration" in mat:
+        return Recording(
+            recording_id=Path(row["file"]).stem, file=row["file"], label=None,
+            fault_size_in=float("nan"), load_hp=-1, rpm=float("nan"),
+            fs_hz=float(row["fs_hz"]), rig="wind_turbine_hss",
+            signal=mat["vibration"].ravel().astype(np.float32), sha256=row.get("sha256", ""),
+            tach_s=mat["tach"].ravel().astype(np.float64) if "tach" in mat else None,
+            recorded_at=datetime.strptime(row["timestamp_utc"], "%Y%m%dT%H%M%S").replace(
+                tzinfo=UTC),
+        )
+    num = int(row["cwru_file_no"])
+    return Recording(
+        recording_id=Path(row["file"]).stem, file=row["file"],
+        label=_LOCATION[row["fault_location"]],
+        fault_size_in=float(row["fault_size_in"] or 0.0), load_hp=int(row["load_hp"]),
+        rpm=float(row["rpm_in_file"]), fs_hz=float(row["fs_hz"]), rig="cwru",
+        signal=mat[f"X{num:03d}_DE_time"].ravel().astype(np.float32),
+        sha256=row.get("sha256", ""),
+    )
+
+
+def read_labels(folder: Path | str) -> list[dict[str, str]]:
+    """The rows of ``folder/labels.csv`` (the provenance table next to the recordings)."""
+    with open(Path(folder) / "labels.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
 def load_cwru(datasets_dir: Path | str) -> list[Recording]:
     """The CWRU drive-end (``X<nnn>_DE_time``) recordings listed in ``labels.csv``.
 
@@ -75,19 +111,7 @@ def load_cwru(datasets_dir: Path | str) -> list[Recording]:
     root = Path(datasets_dir) / CWRU_DIR
     if not (root / "labels.csv").exists():
         raise FileNotFoundError(f"CWRU data not found: {root / 'labels.csv'}")
-    out = []
-    with open(root / "labels.csv", newline="") as fh:
-        for row in csv.DictReader(fh):
-            num = int(row["cwru_file_no"])
-            x = scipy.io.loadmat(root / row["file"])[f"X{num:03d}_DE_time"].ravel()
-            out.append(Recording(
-                recording_id=Path(row["file"]).stem, file=row["file"],
-                label=_LOCATION[row["fault_location"]],
-                fault_size_in=float(row["fault_size_in"] or 0.0), load_hp=int(row["load_hp"]),
-                rpm=float(row["rpm_in_file"]), fs_hz=float(row["fs_hz"]), rig="cwru",
-                signal=x.astype(np.float32), sha256=row["sha256"],
-            ))
-    return out
+    return [read_labelled_file(root, row) for row in read_labels(root)]
 
 
 def load_wind_turbine(datasets_dir: Path | str) -> list[Recording]:
@@ -100,19 +124,8 @@ def load_wind_turbine(datasets_dir: Path | str) -> list[Recording]:
     root = Path(datasets_dir) / WT_DIR
     if not (root / "labels.csv").exists():
         raise FileNotFoundError(f"wind-turbine data not found: {root / 'labels.csv'}")
-    out = []
-    with open(root / "labels.csv", newline="") as fh:
-        rows = sorted(csv.DictReader(fh), key=lambda r: r["timestamp_utc"])
-    for row in rows:
-        mat = scipy.io.loadmat(root / row["file"])
-        out.append(Recording(
-            recording_id=Path(row["file"]).stem, file=row["file"], label=None,
-            fault_size_in=float("nan"), load_hp=-1, rpm=float("nan"),
-            fs_hz=float(row["fs_hz"]), rig="wind_turbine_hss",
-            signal=mat["vibration"].ravel().astype(np.float32), sha256=row["sha256"],
-            tach_s=mat["tach"].ravel().astype(np.float64) if "tach" in mat else None,
-        ))
-    return out
+    rows = sorted(read_labels(root), key=lambda r: r["timestamp_utc"])
+    return [read_labelled_file(root, row) for row in rows]
 
 
 def split_blocks(rec: Recording, n_blocks: int, guard_s: float = 0.25) -> list[Recording]:
@@ -198,7 +211,7 @@ def window_spans_s(rec: Recording, spec: InputSpec, stride_s: float) -> np.ndarr
     """(W, 2) start/end times in the *source file* (s) of the windows ``windows_dataset`` cuts
     from ``rec`` at ``stride_s`` (same arithmetic: window grid at the model's rate)."""
     up, down = resample_ratio(rec.fs_hz, spec.fs_hz)
-    n_model = -(-len(rec.signal) * up // down)  # resample_poly's output length (ceil)
+    n_model = math.ceil(len(rec.signal) * up / down)  # resample_poly's output length (ceil)
     stride = max(1, int(round(stride_s * spec.fs_hz)))
     starts = window_starts(n_model, spec.window_len, stride=stride)
     t0 = rec.start_s + starts / spec.fs_hz

@@ -1,11 +1,11 @@
 """An experimental 1-D CNN on *envelope* spectra, for the physics-agreement comparison only.
 
-Issue 4 asks for the agreement "with the spectrum and envelope inputs". The served models see
+The physics-agreement check compares spectrum and envelope inputs. The served models see
 log-power spectra and spectrograms (``pipelines.features.inputs``); this module builds the envelope
 counterpart the way an analyst would: per recording, the band of maximum spectral kurtosis,
 zero-phase band-pass + Hilbert envelope, then per window the standardised log power spectrum
 of the envelope (Hann, 4096 samples at 12 kHz = 2.93 Hz bins, 0-1.5 kHz). A small CNN trained
-on it quickly (``attribution.fit_quick``) shows whether attributions land on the defect lines
+on it quickly (``training.fit_quick``) shows whether attributions land on the defect lines
 when the input makes them easy to use. Not served; nothing is saved.
 """
 
@@ -19,8 +19,9 @@ import scipy.signal
 import torch
 
 from models.checkpoint import Classifier, build_model
-from pipelines.dsp.envelope import spectral_kurtosis_band
+from pipelines.dsp.envelope import envelope, spectral_kurtosis_band
 from pipelines.dsp.resample import resample
+from pipelines.features.inputs import standardise
 from pipelines.features.spec import InputSpec
 from pipelines.features.windows import window_starts
 from pipelines.learning.datasets import CLASSES, Recording
@@ -34,18 +35,14 @@ def envelope_inputs(rec: Recording, spec: InputSpec = ENVELOPE_SPEC,
     """(W, 1, n_bins) standardised log power of the envelope of each window of ``rec``."""
     x = resample(rec.signal[None], rec.fs_hz, spec.fs_hz).astype(np.float64)
     lo, hi = spectral_kurtosis_band(x, spec.fs_hz)
-    sos = scipy.signal.butter(4, [lo, min(hi, 0.499 * spec.fs_hz)], btype="bandpass",
-                              fs=spec.fs_hz, output="sos")
-    env = np.abs(scipy.signal.hilbert(scipy.signal.sosfiltfilt(sos, x, axis=-1), axis=-1))[0]
+    env = envelope(x, spec.fs_hz, (lo, hi))[0]
     stride = None if stride_s is None else max(1, int(round(stride_s * spec.fs_hz)))
     starts = window_starts(len(env), spec.n_fft, spec.max_windows, stride)
     frames = env[starts[:, None] + np.arange(spec.n_fft)[None, :]]
     frames = frames - frames.mean(axis=1, keepdims=True)  # the envelope's DC says nothing
     spec_c = scipy.fft.rfft(frames * np.hanning(spec.n_fft), axis=-1)[:, : spec.n_bins]
     z = 10.0 * np.log10(np.abs(spec_c) ** 2 + 1e-20)
-    z = (z - z.mean(axis=1, keepdims=True)) / np.maximum(z.std(axis=1, ddof=1, keepdims=True),
-                                                         1e-6)  # as features._standardise
-    return z.astype(np.float32)[:, None, :]
+    return standardise(z, (1,)).astype(np.float32)[:, None, :]
 
 
 def train_envelope_model(train: Sequence[Recording], steps: int = 400, seed: int = 0

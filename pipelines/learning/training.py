@@ -5,6 +5,7 @@ on a recording-grouped validation split (``train``); a short fit for sanity chec
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Callable, Sequence
 
@@ -81,7 +82,7 @@ def train(recordings_train: Sequence[Recording], recordings_val: Sequence[Record
     counts = np.bincount(ytr, minlength=int(config["n_classes"]))
     p = 1.0 / counts[ytr]
     p /= p.sum()
-    steps = min(max_steps_per_epoch, max(1, -(-len(ytr) // batch_size)))
+    steps = min(max_steps_per_epoch, max(1, math.ceil(len(ytr) / batch_size)))
     best_key, best_state, history, stale = None, None, [], 0
     gen = torch.Generator().manual_seed(seed)
     n_steps = 0

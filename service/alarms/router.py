@@ -19,7 +19,7 @@ from service.alarms.schemas import (
 )
 from service.deps import SessionDep
 
-router = APIRouter(prefix="/api/v1/alarms", tags=["alarms"])
+router = APIRouter(prefix="/alarms", tags=["alarms"])
 
 
 @router.get("", response_model=AlarmPage)

@@ -19,20 +19,14 @@ from service.alarms.schemas import AlarmDetailOut, AlarmEventOut, AlarmOut
 from service.alarms.tables import ACKNOWLEDGED, CLOSED, OPEN, Alarm, AlarmBatch, AlarmEvent
 from service.batches.tables import Batch
 from service.db import utcnow
-from service.errors import Conflict, NotFound, WindwatchError
+from service.errors import Conflict, InvalidFeedback, NotFound
 from service.predictions.tables import Prediction
 from service.registry.tables import ModelVersion
+from service.settings import API_PREFIX
 from service.turbines.tables import Sensor, Turbine
 
-API = "/api/v1"
 SYSTEM = "system"
 INDICATOR_UNITS = {"rms_velocity_mm_s": "mm/s", "rms_accel_m_s2": "m/s²"}
-
-
-class InvalidFeedback(WindwatchError):
-    """Close feedback naming a fault type the classifier does not know."""
-
-    status_code = 422
 
 
 @dataclass
@@ -278,11 +272,11 @@ def list_alarms(
 
 def alarm_out(a: Alarm, turbine: str, sensor: str) -> AlarmOut:
     """The JSON shape of an alarm."""
-    links = {"self": f"{API}/alarms/{a.id}", "turbine": f"{API}/turbines/{turbine}"}
+    links = {"self": f"{API_PREFIX}/alarms/{a.id}", "turbine": f"{API_PREFIX}/turbines/{turbine}"}
     if a.latest_prediction_id is not None:
-        links["prediction"] = f"{API}/predictions/{a.latest_prediction_id}"
+        links["prediction"] = f"{API_PREFIX}/predictions/{a.latest_prediction_id}"
     if a.latest_batch_id is not None:
-        links["batch"] = f"{API}/batches/{a.latest_batch_id}"
+        links["batch"] = f"{API_PREFIX}/batches/{a.latest_batch_id}"
     fields = {k: getattr(a, k) for k in AlarmOut.model_fields if k not in
               {"turbine_id", "sensor", "links"}}
     return AlarmOut(**fields, turbine_id=turbine, sensor=sensor, links=links)

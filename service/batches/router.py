@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Request, Response
@@ -15,10 +16,10 @@ from service.batches.decode import decode_batch
 from service.batches.storage import read_parquet
 from service.db import utcnow
 from service.deps import RuntimeDep, SessionDep, SettingsDep, StoreDep
-from service.errors import InvalidBatch, PayloadTooLarge
+from service.errors import BadRequest, PayloadTooLarge
 from service.predictions.schemas import BatchDetailOut, BatchOut, SpectrogramOut, SpectrumOut
 
-router = APIRouter(prefix="/api/v1", tags=["batches"])
+router = APIRouter(tags=["batches"])
 
 TurbineId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.\-]{1,64}$", description="e.g. WT-001")]
 KEY_CHARS = frozenset(map(chr, range(0x21, 0x7F)))
@@ -52,7 +53,7 @@ async def post_batch(
     if idempotency_key is not None and not (
         0 < len(idempotency_key) <= 128 and set(idempotency_key) <= KEY_CHARS
     ):
-        raise InvalidBatch("Idempotency-Key must be 1-128 printable ASCII characters")
+        raise BadRequest("Idempotency-Key must be 1-128 printable ASCII characters")
     body = await read_body(request, settings.max_body_bytes)
     content_type = request.headers.get("content-type")
     state = request.app.state
@@ -113,13 +114,13 @@ def get_spectrogram(batch_id: int, session: SessionDep, store: StoreDep, channel
     x, names, _ = read_parquet(store.path(batch.raw_uri))
     name = channel or names[0]
     if name not in names:
-        raise InvalidBatch(f"batch {batch_id} has no channel {name!r}; channels: {names}")
+        raise BadRequest(f"batch {batch_id} has no channel {name!r}; channels: {names}")
     if n_fft not in (256, 512, 1024, 2048, 4096) or n_fft > x.shape[1]:
-        raise InvalidBatch("n_fft must be a power of two from 256 to 4096, at most the record length")
+        raise BadRequest("n_fft must be a power of two from 256 to 4096, at most the record length")
     t, f, db = log_spectrogram(x[names.index(name)][None], batch.sample_rate_hz, n_fft, n_fft // 4)
     mf, mt = min(max(max_f, 8), 512), min(max(max_t, 8), 512)
     small = downsample_spectrogram(db[0], mf, mt)
-    kf, kt = -(-len(f) // mf), -(-len(t) // mt)
+    kf, kt = math.ceil(len(f) / mf), math.ceil(len(t) / mt)
     return SpectrogramOut(channel=name, times_s=t[::kt][: small.shape[1]].round(4).tolist(),
                           freqs_hz=f[::kf][: small.shape[0]].round(2).tolist(),
                           db=small.round(2).tolist())

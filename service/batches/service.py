@@ -24,6 +24,7 @@ from service.db import utcnow
 from service.errors import Conflict, InvalidBatch, NotFound
 from service.predictions.tables import Prediction
 from service.registry.runtime import ServedModel
+from service.settings import API_PREFIX
 from service.turbines import service as turbines
 from service.turbines.tables import Turbine
 
@@ -217,7 +218,7 @@ def ingest(
 def batch_out(*, session: Session, batch: Batch, prediction: Prediction | None, turbine: Turbine):  # noqa: ANN201
     """The JSON shape of a stored batch (also the ingest response)."""
     from service.predictions.schemas import BatchOut, IndicatorsOut, RawOut
-    from service.predictions.service import API, prediction_out
+    from service.predictions.service import prediction_out
     from service.registry.tables import ModelVersion
     from service.turbines.tables import Sensor
 
@@ -239,10 +240,10 @@ def batch_out(*, session: Session, batch: Batch, prediction: Prediction | None, 
         },
         prediction=pred,
         links={
-            "self": f"{API}/batches/{batch.id}",
-            "raw": f"{API}/batches/{batch.id}/raw",
-            "turbine": f"{API}/turbines/{turbine.name}",
-            **({"prediction": f"{API}/predictions/{prediction.id}",
-                "saliency": f"{API}/predictions/{prediction.id}/saliency"} if prediction else {}),
+            "self": f"{API_PREFIX}/batches/{batch.id}",
+            "raw": f"{API_PREFIX}/batches/{batch.id}/raw",
+            "turbine": f"{API_PREFIX}/turbines/{turbine.name}",
+            **({"prediction": f"{API_PREFIX}/predictions/{prediction.id}",
+                "saliency": f"{API_PREFIX}/predictions/{prediction.id}/saliency"} if prediction else {}),
         },
     )

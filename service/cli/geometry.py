@@ -65,9 +65,9 @@ def geometry_show(turbine: str, sensor: str) -> None:
 @geometry_app.command("catalogue")
 def geometry_catalogue() -> None:
     """The bearing catalogue with defect orders (multiples of shaft speed)."""
-    from service.components.catalogue import CATALOGUE
+    from pipelines.dsp.kinematics import BEARINGS
 
-    for b in CATALOGUE.values():
+    for b in BEARINGS.values():
         orders = ", ".join(f"{k} {v:.4f}" for k, v in b.geometry.defect_orders().items())
         typer.echo(f"{b.designation:14s} {b.kind:18s} {orders}"
                    + ("  (approximate)" if b.approximate else ""))

@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
+from pipelines.dsp.kinematics import BEARINGS
 from service.components import service
-from service.components.catalogue import CATALOGUE
 from service.components.schemas import BearingOut, GeometryIn, GeometryOut
 from service.deps import SessionDep
 
-router = APIRouter(prefix="/api/v1", tags=["components"])
+router = APIRouter(tags=["components"])
 Name = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
 
 
@@ -26,7 +26,7 @@ def list_bearings() -> list[BearingOut]:
                    contact_angle_deg=b.geometry.contact_angle_deg, approximate=b.approximate,
                    source=b.source,
                    defect_orders={k: round(v, 4) for k, v in b.geometry.defect_orders().items()})
-        for b in CATALOGUE.values()
+        for b in BEARINGS.values()
     ]
 
 

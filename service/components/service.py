@@ -7,13 +7,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipelines.dsp.kinematics import BearingGeometry, planetary_stage
+from pipelines.dsp.kinematics import BEARINGS, DEFAULT_BEARING, BearingGeometry, find_bearing, planetary_stage
 from pipelines.explain.physics import Kinematics
-from service.components.catalogue import CATALOGUE, DEFAULT_BEARING, lookup
 from service.components.schemas import BearingOut, GearIn, GeometryIn, GeometryOut, PlanetaryIn
 from service.components.tables import SensorGeometry
 from service.db import utcnow
-from service.errors import InvalidBatch, NotFound
+from service.errors import BadRequest, NotFound
 from service.turbines import service as turbines
 from service.turbines.tables import Sensor
 
@@ -50,9 +49,9 @@ def gear_orders(gears: list[dict], planetary: dict | None) -> dict[str, float]:
 def sensor_kinematics(row: SensorGeometry | None) -> SensorKinematics:
     """The configured kinematics, or the default catalogue bearing flagged ``assumed``."""
     if row is None:
-        b = CATALOGUE[DEFAULT_BEARING]
+        b = BEARINGS[DEFAULT_BEARING]
         return SensorKinematics(b.geometry, b.designation, b.approximate, b.source, assumed=True)
-    cat = lookup(row.bearing_designation) if row.bearing_designation else None
+    cat = find_bearing(row.bearing_designation) if row.bearing_designation else None
     geom = BearingGeometry(row.n_elements, row.element_diameter_mm, row.pitch_diameter_mm,
                            row.contact_angle_deg)
     rng = (row.rpm_min, row.rpm_max) if row.rpm_min is not None else None
@@ -79,7 +78,7 @@ def _sensor(session: Session, turbine_name: str, sensor_name: str, create: bool)
 
 def geometry_out(turbine_name: str, sensor_name: str, row: SensorGeometry | None) -> GeometryOut:
     k = sensor_kinematics(row)
-    cat = lookup(k.designation) if k.designation else None
+    cat = find_bearing(k.designation) if k.designation else None
     g = k.bearing
     return GeometryOut(
         turbine_id=turbine_name, sensor=sensor_name, assumed=k.assumed,
@@ -110,17 +109,17 @@ def put_geometry(*, session: Session, turbine_name: str, sensor_name: str,
                  body: GeometryIn) -> tuple[GeometryOut, bool]:
     """Configure a sensor (created if the turbine has no such sensor yet); (out, created)."""
     if body.bearing is not None:
-        cat = lookup(body.bearing)
+        cat = find_bearing(body.bearing)
         if cat is None:
-            raise InvalidBatch(f"unknown bearing {body.bearing!r}; catalogue: "
-                               f"{', '.join(CATALOGUE)} (or give a custom geometry)")
+            raise BadRequest(f"unknown bearing {body.bearing!r}; catalogue: "
+                               f"{', '.join(BEARINGS)} (or give a custom geometry)")
         geom, designation = cat.geometry, cat.designation
     else:
         try:
             geom = BearingGeometry(body.n_elements, body.element_diameter_mm,
                                    body.pitch_diameter_mm, body.contact_angle_deg or 0.0)
         except ValueError as exc:
-            raise InvalidBatch(str(exc)) from exc
+            raise BadRequest(str(exc)) from exc
         designation = None
     sensor = _sensor(session, turbine_name, sensor_name, create=True)
     row = session.scalar(select(SensorGeometry).where(SensorGeometry.sensor_id == sensor.id))

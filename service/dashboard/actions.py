@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from service.alarms import service as alarms
 from service.alarms.tables import OUTCOMES
-from service.dashboard.render import form_data, query, templates
+from service.dashboard.render import PAGE_SIZE, form_data, page_count, query, templates
 from service.deps import RuntimeDep, SessionDep
 from service.errors import WindwatchError
 from service.registry import service as registry
@@ -18,7 +18,6 @@ from service.registry import service as registry
 router = APIRouter(include_in_schema=False)
 QUEUES = {"active": ["open", "acknowledged"], "open": ["open"],
           "acknowledged": ["acknowledged"], "closed": ["closed"], "all": None}
-PAGE_SIZE = 50
 
 
 def _back(path: str, params: dict, **changes: object) -> RedirectResponse:
@@ -41,7 +40,7 @@ def alarms_page(request: Request, session: SessionDep, queue: str = "active",
                                       offset=(page - 1) * PAGE_SIZE)
     return templates.TemplateResponse(request, "alarms.html", {
         "items": items, "total": total, "queue": queue, "queues": list(QUEUES),
-        "turbine": turbine or "", "page": page, "pages": max(1, -(-total // PAGE_SIZE)),
+        "turbine": turbine or "", "page": page, "pages": page_count(total),
         "fault_types": sorted(alarms.fault_classes(session=session)), "outcomes": OUTCOMES,
         "msg": msg, "error": error, "params": {"queue": queue, "turbine": turbine},
         "active": "alarms"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode
@@ -10,6 +11,12 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+PAGE_SIZE = 50  # rows per page of every paged dashboard list
+
+
+def page_count(total: int) -> int:
+    """Pages of ``PAGE_SIZE`` rows needed for ``total`` rows (at least one, even when empty)."""
+    return max(1, math.ceil(total / PAGE_SIZE))
 
 # Severity / health -> CSS class; the text is always shown too (never colour alone).
 TONE = {"critical": "bad", "major": "bad", "alarm": "bad", "minor": "warn", "warning": "warn",

@@ -16,15 +16,14 @@ from service.alarms import service as alarms
 from service.batches.tables import Batch
 from service.dashboard import fleet, views
 from service.dashboard.actions import router as actions_router
-from service.dashboard.render import templates
+from service.dashboard.render import PAGE_SIZE, page_count, templates
 from service.deps import SessionDep, SettingsDep, StoreDep
-from service.errors import InvalidBatch, NotFound
+from service.errors import BadRequest, NotFound
 from service.registry import service as registry
 from service.turbines import service as turbines
 
 router = APIRouter(include_in_schema=False)
 router.include_router(actions_router)
-PAGE_SIZE = 50
 STATIC_DIR = Path(__file__).parent / "static"  # mounted at /static by service.main
 RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30),
           "1y": timedelta(days=365)}
@@ -39,14 +38,14 @@ def fleet_page(  # noqa: PLR0913 - one parameter per control of the page
     """Every turbine, worst first: health, active alarms, last data, stale-data warning."""
     page = max(page, 1)
     sort = sort if sort in fleet.SORTS else "health"
-    stale_h = float(getattr(settings, "stale_after_h", 1.0))  # setting proposed to the lead
+    stale_h = settings.stale_after_h
     rows, total = fleet.fleet_page(
         session=session, q=q, site=site or None, state=state or None, sort=sort,
         desc=order != "asc", limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
         stale_after=timedelta(hours=stale_h))
     params = {"q": q, "site": site, "state": state, "sort": sort, "order": order}
     return templates.TemplateResponse(request, "fleet.html", {
-        "rows": rows, "total": total, "page": page, "pages": max(1, -(-total // PAGE_SIZE)),
+        "rows": rows, "total": total, "page": page, "pages": page_count(total),
         "params": params, "sites": fleet.sites(session=session), "states": fleet.STATES,
         "summary": fleet.fleet_summary(session=session), "stale_h": stale_h,
         "model": registry.production(session=session), "active": "fleet"})
@@ -58,7 +57,7 @@ def _parse_time(value: str | None) -> datetime | None:
     try:
         t = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise InvalidBatch(f"invalid time {value!r}; use ISO 8601, e.g. 2026-11-02T08:00") from exc
+        raise BadRequest(f"invalid time {value!r}; use ISO 8601, e.g. 2026-11-02T08:00") from exc
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 

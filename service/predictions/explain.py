@@ -11,6 +11,7 @@ the sensor's geometry, which may be edited after the map was cached.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import threading
 from contextlib import nullcontext
@@ -29,7 +30,7 @@ from pipelines.features.spec import InputSpec
 from service.batches.storage import RawStore, read_parquet
 from service.batches.tables import Batch
 from service.components.service import SensorKinematics, kinematics_for_sensor
-from service.errors import InvalidBatch
+from service.errors import BadRequest
 from service.predictions import service as predictions
 from service.predictions.schemas import ModelRef
 
@@ -163,12 +164,12 @@ def _pool(a: np.ndarray, axis: int, k: int) -> np.ndarray:
 
 def display_map(m: attr.AttributionMap) -> MapOut:
     """Sum-pool the map to at most DISPLAY_POINTS frequencies (x 64 times): shares survive."""
-    kf = max(1, -(-len(m.freqs_hz) // DISPLAY_POINTS))
+    kf = max(1, math.ceil(len(m.freqs_hz) / DISPLAY_POINTS))
     f = _pool(m.freqs_hz[:, None], 0, kf)[:, 0] / kf
     values = _pool(m.values.astype(np.float64), 0, kf)
     times = None
     if values.ndim == 2:
-        kt = max(1, -(-values.shape[1] // 64))
+        kt = max(1, math.ceil(values.shape[1] / 64))
         values = _pool(values, 1, kt)
         times = (_pool(m.times_s[None, :], 1, kt)[0] / kt).round(5).tolist()
     per_f = values if values.ndim == 1 else values.sum(axis=1)
@@ -188,7 +189,7 @@ def explain_prediction(*, session, store: RawStore, runtime, prediction_id: int,
     clf = served.classifier
     target_class = target_class or p.label
     if target_class not in clf.classes:
-        raise InvalidBatch(f"unknown class {target_class!r}; the model knows {clf.classes}")
+        raise BadRequest(f"unknown class {target_class!r}; the model knows {clf.classes}")
     target = clf.classes.index(target_class)
     sk = kinematics_for_sensor(session=session, sensor_id=p.sensor_id)
     session.rollback()  # no read transaction is held during the CPU work

@@ -17,7 +17,7 @@ from service.predictions import service
 from service.predictions.explain import ExplanationOut, explain_prediction, explanation_png
 from service.predictions.schemas import ModelRef, PredictionOut, SaliencyOut
 
-router = APIRouter(prefix="/api/v1/predictions", tags=["predictions"])
+router = APIRouter(prefix="/predictions", tags=["predictions"])
 
 
 @router.get("/{prediction_id}", response_model=PredictionOut)

@@ -8,13 +8,12 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from service.errors import InvalidBatch, NotFound
+from service.errors import BadRequest, NotFound
 from service.predictions.schemas import ModelRef, PredictionOut
 from service.predictions.tables import Prediction
 from service.registry.tables import ModelVersion
+from service.settings import API_PREFIX
 from service.turbines.tables import Sensor, Turbine
-
-API = "/api/v1"
 
 
 def prediction_out(p: Prediction, turbine: str, sensor: str, model_name: str) -> PredictionOut:
@@ -24,11 +23,11 @@ def prediction_out(p: Prediction, turbine: str, sensor: str, model_name: str) ->
         probabilities=p.probabilities, per_channel=p.per_channel, n_windows=p.n_windows,
         model_version=ModelRef(id=p.model_version_id, name=model_name),
         links={
-            "self": f"{API}/predictions/{p.id}",
-            "batch": f"{API}/batches/{p.batch_id}",
-            "saliency": f"{API}/predictions/{p.id}/saliency",
-            "explanation": f"{API}/predictions/{p.id}/explanation?method=ig",
-            "turbine": f"{API}/turbines/{turbine}",
+            "self": f"{API_PREFIX}/predictions/{p.id}",
+            "batch": f"{API_PREFIX}/batches/{p.batch_id}",
+            "saliency": f"{API_PREFIX}/predictions/{p.id}/saliency",
+            "explanation": f"{API_PREFIX}/predictions/{p.id}/explanation?method=ig",
+            "turbine": f"{API_PREFIX}/turbines/{turbine}",
         },
     )
 
@@ -73,7 +72,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         ts, pid = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
         return datetime.fromisoformat(ts), int(pid)
     except Exception as exc:  # noqa: BLE001 - any garbage is the client's error
-        raise InvalidBatch(f"invalid cursor {cursor!r}") from exc
+        raise BadRequest(f"invalid cursor {cursor!r}") from exc
 
 
 def list_predictions(

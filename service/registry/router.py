@@ -8,7 +8,7 @@ from service.deps import RuntimeDep, SessionDep
 from service.registry import service
 from service.registry.schemas import ModelVersionOut, PromoteIn
 
-router = APIRouter(prefix="/api/v1/models", tags=["models"])
+router = APIRouter(prefix="/models", tags=["models"])
 
 
 @router.get("", response_model=list[ModelVersionOut])

@@ -15,14 +15,10 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from models.checkpoint import Classifier, load_checkpoint
-from service.errors import WindwatchError
+from service.errors import ModelUnavailable, NoProductionModel
 from service.registry import service as registry
 from service.registry.tables import ModelVersion
 from service.settings import Settings
-
-
-class NoProductionModel(WindwatchError):
-    status_code = 503
 
 
 @dataclass(frozen=True)
@@ -50,7 +46,12 @@ class ModelRuntime:
         with self._lock:
             served = self._loaded.get(version.id)
             if served is None:
-                clf = load_checkpoint(self._settings.data_root / version.artifact_path)
+                path = self._settings.data_root / version.artifact_path
+                try:
+                    clf = load_checkpoint(path)
+                except (OSError, ValueError, KeyError) as exc:
+                    raise ModelUnavailable(f"model version {version.id} ({version.name}) cannot "
+                                           f"be loaded from {version.artifact_path}: {exc}") from exc
                 served = ServedModel(version.id, version.name, clf)
                 self._loaded[version.id] = served
         return served

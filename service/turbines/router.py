@@ -8,13 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from service.deps import SessionDep
-from service.errors import InvalidBatch
+from service.errors import BadRequest
 from service.predictions import service as predictions
 from service.predictions.schemas import PredictionPage
 from service.turbines import service
 from service.turbines.schemas import TurbineIn, TurbineOut, TurbinePage
 
-router = APIRouter(prefix="/api/v1/turbines", tags=["turbines"])
+router = APIRouter(prefix="/turbines", tags=["turbines"])
 
 
 @router.get("", response_model=TurbinePage)
@@ -56,13 +56,13 @@ def turbine_predictions(
     """Predictions with ``start <= recorded_at < end``, newest first, keyset-paged."""
     for name, value in (("start", start), ("end", end)):
         if value is not None and value.tzinfo is None:
-            raise InvalidBatch(f"{name} must include a time zone (e.g. 2026-01-01T00:00:00Z)")
+            raise BadRequest(f"{name} must include a time zone (e.g. 2026-01-01T00:00:00Z)")
     turbine = service.get_turbine(session=session, name=turbine_id)
     sensor_id = None
     if sensor is not None:
         match = [s for s in turbine.sensors if s.name == sensor]
         if not match:
-            raise InvalidBatch(f"turbine {turbine_id!r} has no sensor {sensor!r}")
+            raise BadRequest(f"turbine {turbine_id!r} has no sensor {sensor!r}")
         sensor_id = match[0].id
     items, nxt = predictions.list_predictions(
         session=session, turbine_id=turbine.id, start=start, end=end, sensor_id=sensor_id,

@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from service.errors import NotFound
+from service.settings import API_PREFIX
 from service.turbines.tables import Sensor, Turbine
 
 
@@ -70,7 +71,7 @@ def list_turbines(
 def turbines_out(*, session: Session, turbines: list[Turbine]):  # noqa: ANN201
     """Turbines with their sensors and newest verdict: one query for all the verdicts (through
     the ``latest_prediction_id`` pointer), not one per turbine."""
-    from service.predictions.service import API, get_predictions
+    from service.predictions.service import get_predictions
     from service.turbines.schemas import SensorOut, TurbineOut
 
     latest = get_predictions(session=session, prediction_ids=[
@@ -81,8 +82,8 @@ def turbines_out(*, session: Session, turbines: list[Turbine]):  # noqa: ANN201
             last_recorded_at=t.last_recorded_at, last_received_at=t.last_received_at,
             sensors=[SensorOut(name=s.name, component=s.component) for s in t.sensors],
             latest_prediction=latest.get(t.latest_prediction_id),
-            links={"self": f"{API}/turbines/{t.name}",
-                   "predictions": f"{API}/turbines/{t.name}/predictions"},
+            links={"self": f"{API_PREFIX}/turbines/{t.name}",
+                   "predictions": f"{API_PREFIX}/turbines/{t.name}/predictions"},
         )
         for t in turbines
     ]

@@ -11,7 +11,7 @@ import pytest
 import scipy.io
 
 from pipelines.dsp.envelope import envelope_spectrum, spectral_kurtosis_band
-from pipelines.dsp.kinematics import BEARINGS, BearingGeometry, gear_mesh_hz, planetary_stage
+from pipelines.dsp.kinematics import BEARINGS, BearingGeometry, find_bearing, planetary_stage
 from pipelines.dsp.spectra import estimate_shaft_hz
 
 REPO = Path(__file__).resolve().parents[2]
@@ -22,7 +22,7 @@ CWRU = Path(os.environ.get("WINDWATCH_DATASETS_DIR", REPO.parent / "shared" / "d
 
 def test_cwru_drive_end_6205_matches_the_published_orders():
     # CWRU Bearing Data Center, drive-end bearing table (multiples of running speed).
-    orders = BEARINGS["SKF 6205-2RS"].defect_orders()
+    orders = BEARINGS["SKF 6205-2RS"].geometry.defect_orders()
     assert orders["BPFI"] == pytest.approx(5.4152, rel=1e-3)
     assert orders["BPFO"] == pytest.approx(3.5848, rel=1e-3)
     assert orders["FTF"] == pytest.approx(0.3983, rel=1e-3)
@@ -31,7 +31,7 @@ def test_cwru_drive_end_6205_matches_the_published_orders():
 
 
 def test_cwru_fan_end_6203_matches_the_published_orders():
-    orders = BEARINGS["SKF 6203-2RS"].defect_orders()
+    orders = BEARINGS["SKF 6203-2RS"].geometry.defect_orders()
     assert orders["BPFI"] == pytest.approx(4.9469, rel=1e-3)
     assert orders["BPFO"] == pytest.approx(3.0530, rel=1e-3)
     assert orders["FTF"] == pytest.approx(0.3817, rel=1e-3)
@@ -50,8 +50,14 @@ def test_identities_and_frequencies_scale_with_shaft_speed():
         BearingGeometry(9, 2.0, 1.0)
 
 
-def test_gear_mesh_and_planetary_stage():
-    assert gear_mesh_hz(20, 25.0) == 500.0
+def test_catalogue_lookup_ignores_case_spaces_and_dashes():
+    assert find_bearing("skf6309").designation == "SKF 6309"
+    assert find_bearing("SKF 6205 2RS").designation == "SKF 6205-2RS"
+    assert find_bearing("no such bearing") is None
+    assert all(b.geometry.defect_orders()["BPFO"] > 0 for b in BEARINGS.values())
+
+
+def test_planetary_stage():
     # NREL GRC gearbox low-speed stage: sun 21, planets 39 (x3), ring 99; rotor 22.1 rpm.
     carrier_hz = 22.1 / 60
     stage = planetary_stage(21, 39, 99, carrier_hz, n_planets=3)
@@ -81,7 +87,7 @@ def test_real_cwru_envelope_line_at_the_kinematic_frequency(name, order):
     x, fs_hz, shaft_hz = _cwru(name)
     assert estimate_shaft_hz(x, fs_hz, 0.8 * shaft_hz, 1.2 * shaft_hz) == pytest.approx(
         shaft_hz, abs=0.1)  # the rpm in the file was read by hand
-    expected_hz = BEARINGS["SKF 6205-2RS"].defect_frequencies_hz(shaft_hz)[order]
+    expected_hz = BEARINGS["SKF 6205-2RS"].geometry.defect_frequencies_hz(shaft_hz)[order]
     f, amp = envelope_spectrum(x, fs_hz, spectral_kurtosis_band(x, fs_hz), fmax_hz=500.0)
     above = f > 40.0
     assert f[above][np.argmax(amp[0, above])] == pytest.approx(expected_hz, rel=0.01)

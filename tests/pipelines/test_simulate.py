@@ -32,7 +32,7 @@ def line_near(freqs_hz, amp, target_hz, rel=0.2):
     return float(freqs_hz[win][k]), float(amp[win][k] / np.median(amp[win]))
 
 
-@pytest.mark.parametrize(("fault", "key"), [("outer_race", "bpfo"), ("inner_race", "bpfi")])
+@pytest.mark.parametrize(("fault", "key"), [("outer_race", "BPFO"), ("inner_race", "BPFI")])
 @pytest.mark.parametrize("rpm", [1200.0, 1650.0])
 def test_defect_rate_shows_in_envelope_spectrum(fault, key, rpm):
     x, meta = simulate_snapshot(CFG, fault, 0.5, fs_hz=FS_HZ, rpm=rpm, seed=3)
@@ -50,7 +50,7 @@ def test_defect_rate_shows_in_envelope_spectrum(fault, key, rpm):
 def test_healthy_record_has_no_defect_line():
     x, meta = simulate_snapshot(CFG, "normal", 0.0, seed=3)
     f, amp = envelope_spectrum(x[0], FS_HZ)
-    for key in ("bpfo", "bpfi"):
+    for key in ("BPFO", "BPFI"):
         assert line_near(f, amp, meta["defect_freqs_hz"][key], rel=0.02)[1] < 6
 
 
@@ -58,10 +58,10 @@ def test_kinematics_match_standard_formulas():
     # CWRU drive-end SKF 6205: 9 balls, d = 7.94 mm, D = 39.04 mm (DOMAIN.md: 3.5848 / 5.4152).
     skf6205 = DrivetrainConfig(n_elements=9, ball_diameter_mm=7.94, pitch_diameter_mm=39.04)
     orders = skf6205.defect_orders()
-    assert orders["bpfo"] == pytest.approx(3.5848, rel=2e-3)
-    assert orders["bpfi"] == pytest.approx(5.4152, rel=2e-3)
-    assert orders["ftf"] == pytest.approx(0.3983, rel=2e-3)
-    assert 2 * orders["bsf"] == pytest.approx(4.7135, rel=2e-3)
+    assert orders["BPFO"] == pytest.approx(3.5848, rel=2e-3)
+    assert orders["BPFI"] == pytest.approx(5.4152, rel=2e-3)
+    assert orders["FTF"] == pytest.approx(0.3983, rel=2e-3)
+    assert 2 * orders["BSF"] == pytest.approx(4.7135, rel=2e-3)
 
 
 def test_kurtosis_gaussian_when_healthy_impulsive_when_faulty():

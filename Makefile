@@ -4,7 +4,7 @@
 #   make run        install, migrate the SQLite database under ./var, serve with a demo fleet
 #   make test       the whole suite (PYTEST_ARGS='-m "not slow"' to narrow it)
 #   make bench      the HTTP ingest benchmark against a server it starts itself
-#   make lint       ruff
+#   make lint       ruff + mypy (models, pipelines, simulation)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -52,6 +52,7 @@ bench: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 train: install
 	$(BIN)/windwatch train

@@ -39,14 +39,14 @@ def classifier(arch: str) -> tuple[Classifier, str]:
     path = ROOT / "models" / "bundled" / f"{arch}-default.json"
     try:
         return load_checkpoint(path), path.name
-    except Exception as exc:  # noqa: BLE001 - the cost does not depend on the weights
+    except Exception as exc:
         spec = SPECS[arch]
         meta = {"name": f"{arch}-fresh", "architecture": arch, "classes": list("abcd"),
                 "input_spec": spec.to_dict(), "weights_sha256": "-"}
         return Classifier(build_model(arch, {"n_classes": 4}), meta), f"fresh ({exc})"[:60]
 
 
-def time_call(fn, repeats: int) -> list[float]:  # noqa: ANN001
+def time_call(fn, repeats: int) -> list[float]:
     fn()  # warm-up: first-call allocations and kernel selection
     out = []
     for _ in range(repeats):

@@ -106,7 +106,7 @@ def fill(url: str, data_root: Path, n_turbines: int, insert_seconds: float) -> d
               f"after {time.perf_counter() - t_start:.0f} s", flush=True)
     with eng.begin() as c:
         c.execute(text("ANALYZE"))
-        counts = {k: c.scalar(text(f"SELECT count(*) FROM {k}"))  # noqa: S608 - fixed names
+        counts = {k: c.scalar(text(f"SELECT count(*) FROM {k}"))
                   for k in ("turbines", "batches", "predictions", "alarms")}
     eng.dispose()
     counts["history_days"] = round(slices * SLICE_TICKS / 144, 2)

@@ -13,6 +13,7 @@ import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -92,7 +93,7 @@ def save_checkpoint(model: nn.Module, meta: dict, path_stem: Path | str) -> str:
         "created_at": datetime.now(UTC).isoformat(),
         **meta,
         "architecture": architecture_of(model),
-        "config": dataclasses.asdict(model.cfg),
+        "config": dataclasses.asdict(cast(Any, model).cfg),
         "weights_file": weights.name,
         "weights_sha256": sha,
     }
@@ -111,7 +112,7 @@ class Classifier:
     def __init__(self, model: nn.Module, meta: dict):
         model = model.eval().requires_grad_(False)
         if architecture_of(model) == "cnn2d":
-            model = model.to(memory_format=torch.channels_last)  # faster pooling on CPU
+            model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # faster pooling on CPU
         self.model = model
         self.meta = meta
         self.name: str = meta["name"]
@@ -152,7 +153,8 @@ def load_checkpoint(json_path: Path | str) -> Classifier:
         )
     model = build_model(meta["architecture"], meta["config"])
     model.load_state_dict(load_file(str(weights)))
-    if len(meta["classes"]) != model.cfg.n_classes:
+    n_outputs = cast(Any, model).cfg.n_classes
+    if len(meta["classes"]) != n_outputs:
         raise ValueError(f"{json_path}: {len(meta['classes'])} classes for a "
-                         f"{model.cfg.n_classes}-output model")
+                         f"{n_outputs}-output model")
     return Classifier(model, meta)

@@ -53,7 +53,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _):  # noqa: ANN001
+        def _sqlite_pragmas(dbapi_conn, _):
             # Take transaction control away from pysqlite (its implicit BEGIN breaks
             # SAVEPOINTs) and issue our own BEGIN below.
             dbapi_conn.isolation_level = None
@@ -65,7 +65,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn):  # noqa: ANN001
+        def _sqlite_begin(conn):
             # IMMEDIATE takes the write lock up front: concurrent writers queue on the busy
             # timeout instead of failing with SQLITE_BUSY when a read lock must be upgraded.
             conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -31,7 +31,7 @@ EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def import_folder(settings: Settings, folder: Path, *, turbine: str, sensor: str,
-                  echo: Callable[[str], object] = print, factory=None, store: RawStore | None = None,  # noqa: ANN001
+                  echo: Callable[[str], object] = print, factory=None, store: RawStore | None = None,
                   ) -> int:
     """Import every recording listed in ``folder/labels.csv``; returns how many were stored."""
     rows = read_labels(folder)

@@ -31,7 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings.log_level, settings.log_json)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):  # noqa: ANN202
+    async def lifespan(app: FastAPI):
         # Threads per worker from the worker count: 2 procs x 2 threads on 2 cores ran a small
         # CNN 4-8x slower than 2 x 1 (PERFORMANCE-NOTES, "thread oversubscription").
         torch.set_num_threads(settings.effective_torch_threads())
@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_handlers(app)
 
     @app.middleware("http")
-    async def access_log(request: Request, call_next):  # noqa: ANN001, ANN202
+    async def access_log(request: Request, call_next):
         t0 = time.perf_counter()
         response = await call_next(request)
         log.info("request", method=request.method, path=request.url.path,

@@ -43,3 +43,4 @@ def migrate_and_seed(settings: Settings) -> None:
     settings.data_root.mkdir(parents=True, exist_ok=True)
     with session_factory(get_engine(settings.database_url))() as session:
         ensure_default_models(session=session, settings=settings)
+        session.commit()

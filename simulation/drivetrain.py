@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import scipy.signal
@@ -208,7 +208,9 @@ def demo_fleet(n_turbines: int = 8, seed: int = 0) -> list[TurbineSpec]:
         raise ValueError("n_turbines must be >= 1")
     rng = np.random.default_rng(seed)
     faulty = np.sort(rng.choice(n_turbines, size=round(n_turbines * 3 / 8), replace=False))
-    kinds = {int(i): ("outer_race", "inner_race", "ball")[j % 3] for j, i in enumerate(faulty)}
+    kinds: dict[int, FaultKind] = {
+        int(i): cast(FaultKind, ("outer_race", "inner_race", "ball")[j % 3])
+        for j, i in enumerate(faulty)}
     fleet = []
     for i in range(n_turbines):
         site_no = i // 5
@@ -218,7 +220,7 @@ def demo_fleet(n_turbines: int = 8, seed: int = 0) -> list[TurbineSpec]:
         turbine_seed = (seed * 100_003 + i) % 2**63  # SeedSequence wants >= 0
         cfg = replace(DrivetrainConfig(), path_seed=turbine_seed,
                       resonance_hz=float(rng.uniform(3300.0, 4300.0)))
-        fault = kinds.get(i, "normal")
+        fault: FaultKind = kinds.get(i, "normal")
         s0, s1 = float(rng.uniform(0.05, 0.15)), float(rng.uniform(0.6, 1.0))
         if fault == "normal":
             s0 = s1 = 0.0

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Literal, cast
 
 import httpx
 import numpy as np
@@ -57,7 +57,7 @@ def _meta_strings(metadata: Mapping[str, object]) -> dict[str, str]:
         v = metadata.get(k)
         if v is None:
             continue
-        out[k] = iso_utc(v) if k == "recorded_at" else str(v)
+        out[k] = iso_utc(cast(datetime | str, v)) if k == "recorded_at" else str(v)
     return out
 
 
@@ -108,10 +108,10 @@ def encode_npy(x: np.ndarray) -> bytes:
 def encode_json(x: np.ndarray, channel_names: Names, metadata: Meta) -> bytes:
     """``{"sensor", "sample_rate_hz", "recorded_at", "rpm", "unit", "channels": {name: [..]}}``."""
     x = _checked(x, channel_names)
-    doc: dict[str, object] = _meta_strings(metadata)
+    doc: dict[str, object] = dict(_meta_strings(metadata))
     for k in ("sample_rate_hz", "rpm"):
         if k in doc:
-            doc[k] = float(doc[k])
+            doc[k] = float(cast(str, doc[k]))
     # orjson writes float32 rows natively with the shortest repr that round-trips.
     doc["channels"] = {name: np.ascontiguousarray(row)
                        for name, row in zip(channel_names, x, strict=True)}

@@ -56,7 +56,7 @@ def postgres_schema_url(schema: str) -> str:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         admin.dispose()
         _SCHEMAS.append(schema)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         msg = f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}: {exc}"
         if REQUIRE_PG:
             pytest.fail(f"{msg} (WINDWATCH_REQUIRE_POSTGRES=1 makes PostgreSQL mandatory)")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import scipy.fft
@@ -173,4 +174,4 @@ def fit_baseline(feats_train: np.ndarray, y_train: np.ndarray, feats_val: np.nda
         # simpler model is the safer bet across loads.
         if score > best + 1e-9:
             best, best_model = score, lr
-    return EnvelopeBaseline(fs_hz=fs_hz, mean=mean, std=std, model=best_model)
+    return EnvelopeBaseline(fs_hz=fs_hz, mean=mean, std=std, model=cast(LogisticRegression, best_model))

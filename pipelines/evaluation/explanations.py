@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import numpy as np
 import scipy.fft
@@ -33,7 +34,7 @@ Log = Callable[[str], None]
 
 def _family_lines(rec: Recording, fmax_hz: float) -> np.ndarray:
     kin = physics.Kinematics(rec.rpm / 60.0)
-    return physics.family_lines(kin, [physics.EXPECTED_FAMILY[rec.label]], fmax_hz=fmax_hz).freq_hz
+    return physics.family_lines(kin, [physics.EXPECTED_FAMILY[cast(str, rec.label)]], fmax_hz=fmax_hz).freq_hz
 
 
 def reference_shares(rec: Recording, spec: InputSpec) -> dict[str, physics.Agreement]:
@@ -62,10 +63,10 @@ def physics_agreement(recordings: Sequence[Recording], clf: Classifier,
         inputs = (inputs_fn(rec) if inputs_fn else
                   attr.snapshot_inputs(rec.signal[None], rec.fs_hz, spec))
         inputs = inputs[attr.pick_windows(len(inputs), max_windows)]
-        target = clf.classes.index(rec.label)
+        target = clf.classes.index(cast(str, rec.label))
         lines = _family_lines(rec, float(spec.freqs_hz[-1]))
         base = {"recording": rec.recording_id, "label": rec.label, "load_hp": rec.load_hp,
-                "family": physics.EXPECTED_FAMILY[rec.label]}
+                "family": physics.EXPECTED_FAMILY[cast(str, rec.label)]}
         for m in methods:
             maps = attr.normalise_rows(attr.attribute(clf.model, inputs, target, m))[:, 0]
             per_f = maps if maps.ndim == 2 else maps.sum(axis=-1)
@@ -135,11 +136,11 @@ def gallery_png(rec: Recording, clf: Classifier, method: str = "ig") -> tuple[by
 
     spec = InputSpec.from_dict(clf.input_spec_dict)
     inputs = attr.snapshot_inputs(rec.signal[None], rec.fs_hz, spec)
-    target = clf.classes.index(rec.label)
+    target = clf.classes.index(cast(str, rec.label))
     amap = attr.attribution_map(clf.model, inputs, spec, target, method)
     kin = physics.Kinematics(rec.rpm / 60.0)
-    expected = physics.EXPECTED_FAMILY.get(rec.label)
-    chk = physics.check(amap.per_freq, amap.freqs_hz, kin, rec.label)
+    expected = physics.EXPECTED_FAMILY.get(cast(str, rec.label))
+    chk = physics.check(amap.per_freq, amap.freqs_hz, kin, cast(str, rec.label))
     lines = chk.lines
     zoom = 1.15 * float(lines.freq_hz[lines.harmonic <= physics.N_HARMONICS].max())
     band = spectral_kurtosis_band(rec.signal[None], rec.fs_hz)

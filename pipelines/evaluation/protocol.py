@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -77,6 +78,11 @@ def normal_blocks(normal: Recording, fold_index: int, n_blocks: int = N_NORMAL_B
     return train, [blocks[k_val]], [blocks[k_test]]
 
 
+def _load_is(load_hp: int) -> Callable[[Recording], bool]:
+    """A test-set predicate: the recording was made at ``load_hp``."""
+    return lambda r: r.load_hp == load_hp
+
+
 def build_protocols(recordings: Sequence[Recording], seed: int = 0,
                     n_normal_blocks: int = N_NORMAL_BLOCKS, guard_s: float = GUARD_S,
                     held_out_size_in: float = HELD_OUT_SIZE_IN) -> list[Fold]:
@@ -84,7 +90,7 @@ def build_protocols(recordings: Sequence[Recording], seed: int = 0,
     faults = [r for r in recordings if r.label not in (None, "normal")]
     normals = [r for r in recordings if r.label == "normal"]
     specs: list[tuple[str, str, Callable[[Recording], bool]]] = [
-        ("leave_one_load_out", f"test load {h} HP", lambda r, h=h: r.load_hp == h)
+        ("leave_one_load_out", f"test load {h} HP", _load_is(h))
         for h in sorted({r.load_hp for r in faults})
     ]
     specs.append(("held_out_fault_size", f'test fault size {held_out_size_in:.3f}"',
@@ -149,7 +155,7 @@ def fold_frames(recordings: Sequence[Recording], spec: InputSpec, stride_s: floa
         f, _ = windows_at_model_rate(r.signal[None, :], r.fs_hz, spec,
                                      stride=max(1, int(round(stride * spec.fs_hz))))
         xs.append(f)
-        ys.append(np.full(len(f), CLASSES.index(r.label), dtype=np.int64))
+        ys.append(np.full(len(f), CLASSES.index(cast(str, r.label)), dtype=np.int64))
         gs.append(np.full(len(f), r.recording_id, dtype=object))
         rpms.append(np.full(len(f), r.rpm))
     return np.concatenate(xs), np.concatenate(ys), np.concatenate(gs), np.concatenate(rpms)
@@ -182,7 +188,7 @@ def run_cnn(fold: Fold, fold_index: int, arch: str, seed: int, max_epochs: int |
     config = {"n_classes": len(CLASSES), "n_bins": spec.n_bins}
     if spec.kind == "spectrogram":
         config["n_frames"] = spec.n_frames
-    kw = {"max_epochs": max_epochs} if max_epochs else {}
+    kw: dict[str, Any] = {"max_epochs": max_epochs} if max_epochs else {}
     t0 = time.perf_counter()
     model, history = train(fold.train, fold.val, spec, arch, config, seed=seed,
                               stride_s=stride_s, normal_stride_s=normal_s,

@@ -12,9 +12,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # no display on servers and CI
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from scipy.stats import spearmanr  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from scipy.stats import spearmanr
 
 TITLES = {"leave_one_load_out": "Leave-one-load-out", "held_out_fault_size": "Held-out fault size"}
 CLEAR_MARGIN = 0.05  # "clearly better under noise": mean macro-F1 gap at 0 dB

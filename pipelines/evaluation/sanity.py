@@ -5,6 +5,7 @@ explain the model."""
 from __future__ import annotations
 
 import copy
+from typing import Any, cast
 
 import numpy as np
 import scipy.stats
@@ -26,8 +27,8 @@ def spearman_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def parametrised_layers(module: nn.Module) -> list[tuple[str, nn.Module]]:
     """Convolutions and linear layers from the output back to the input (cascade order)."""
-    layers = [(n, m) for n, m in module.named_modules()
-              if isinstance(m, nn.Conv1d | nn.Conv2d | nn.Linear)]
+    layers: list[tuple[str, nn.Module]] = [
+        (n, m) for n, m in module.named_modules() if isinstance(m, nn.Conv1d | nn.Conv2d | nn.Linear)]
     return layers[::-1]
 
 
@@ -43,7 +44,7 @@ def cascading_randomisation(module: nn.Module, x: np.ndarray, target: np.ndarray
         torch.manual_seed(seed)
         for name, layer in parametrised_layers(work):
             with torch.no_grad():
-                layer.reset_parameters()
+                cast(Any, layer).reset_parameters()
             out.append((name, float(spearman_rows(original, attribute(work, x, target, method,
                                                                       **kw)).mean())))
     return out

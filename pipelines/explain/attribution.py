@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -64,7 +65,7 @@ def _targets(target: np.ndarray | int, n: int) -> torch.Tensor:
 
 def _last_conv(module: nn.Module) -> nn.Module:
     if hasattr(module, "last_conv"):
-        return module.last_conv()
+        return cast(nn.Module, cast(Any, module).last_conv())
     convs = [m for m in module.modules() if isinstance(m, nn.Conv1d | nn.Conv2d)]
     if not convs:
         raise ValueError(f"{type(module).__name__} has no convolution for Grad-CAM")

@@ -47,7 +47,7 @@ def _colour(fam: str) -> str:
 
 
 def _draw_lines(ax, lines: Lines, expected: str | None, fmax: float, vertical: bool = True
-                ) -> list:  # noqa: ANN001
+                ) -> list:
     """Defect-line markers; the expected family bold, sidebands dashed. Legend handles."""
     handles = []
     for fam in dict.fromkeys(lines.family.tolist()):
@@ -71,7 +71,7 @@ def _per_hz(attr_per_bin: np.ndarray, freqs_hz: np.ndarray) -> np.ndarray:
     return attr_per_bin / df * 100.0  # % of the total per Hz
 
 
-def _attribution_panel(ax, figure: ExplanationFigure, fmax: float) -> None:  # noqa: ANN001
+def _attribution_panel(ax, figure: ExplanationFigure, fmax: float) -> None:
     per_bin = figure.attribution if figure.attribution.ndim == 1 else figure.attribution.sum(axis=1)
     y = _per_hz(per_bin, figure.freqs_hz)
     keep = figure.freqs_hz <= fmax
@@ -95,7 +95,7 @@ def _attribution_panel(ax, figure: ExplanationFigure, fmax: float) -> None:  # n
     ax.legend(handles=handles, loc="upper right", fontsize=8, ncol=2, framealpha=0.9)
 
 
-def _input_panel(fig: Figure, ax, figure: ExplanationFigure) -> None:  # noqa: ANN001
+def _input_panel(fig: Figure, ax, figure: ExplanationFigure) -> None:
     f = figure.freqs_hz
     if figure.model_input.ndim == 1:
         ax.plot(f, figure.model_input, color="black", lw=0.6, label="model input")
@@ -109,6 +109,7 @@ def _input_panel(fig: Figure, ax, figure: ExplanationFigure) -> None:  # noqa: A
         ax.legend(loc="upper right", fontsize=8)
     else:
         t = figure.times_s
+        assert t is not None, "a spectrogram input has frame times"
         ax.imshow(figure.model_input, origin="lower", aspect="auto", cmap="gray",
                   extent=(t[0], t[-1], f[0], f[-1]))
         # Contours keep the spectrogram underneath readable.

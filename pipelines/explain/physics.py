@@ -74,9 +74,9 @@ def family_lines(kin: Kinematics, families: tuple[str, ...] | list[str],
     if not parts:
         return Lines(*(np.zeros(0), np.zeros(0, object), np.zeros(0, np.int64),
                        np.zeros(0, np.int64), np.zeros(0, object)))
-    f, fam, k, m, of = (np.concatenate(c) for c in zip(*parts, strict=True))
+    f, families_, k, m, of = (np.concatenate(c) for c in zip(*parts, strict=True))
     keep = (f > 0) & (f <= fmax_hz)
-    return Lines(f[keep], fam[keep], k[keep], m[keep], of[keep])
+    return Lines(f[keep], families_[keep], k[keep], m[keep], of[keep])
 
 
 def bin_width_hz(freqs_hz: np.ndarray) -> float:
@@ -90,7 +90,7 @@ def line_mask(freqs_hz: np.ndarray, lines_hz: np.ndarray, tol: float = TOLERANCE
     lo, hi = lines_hz - half, lines_hz + half
     # Bin i meets window j iff f_i - df/2 <= hi_j and f_i + df/2 >= lo_j: (F, L) in one go.
     meets = ((freqs_hz[:, None] - df / 2) <= hi[None]) & ((freqs_hz[:, None] + df / 2) >= lo[None])
-    return meets.any(axis=1)
+    return np.asarray(meets.any(axis=1))
 
 
 @dataclass(frozen=True)

@@ -193,7 +193,7 @@ def windows_dataset(recordings: Sequence[Recording], spec: InputSpec, stride_s: 
     """
     xs, ys, gs = [], [], []
     for r in recordings:
-        stride = (stride_s_by_label or {}).get(r.label, stride_s)
+        stride = (stride_s_by_label or {}).get(str(r.label), stride_s)
         if len(r.signal) < spec.min_samples(r.fs_hz):
             continue
         x, _ = model_inputs(r.signal[None, :], r.fs_hz, spec,

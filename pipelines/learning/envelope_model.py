@@ -12,6 +12,7 @@ when the input makes them easy to use. Not served; nothing is saved.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import scipy.fft
@@ -52,7 +53,7 @@ def train_envelope_model(train: Sequence[Recording], steps: int = 400, seed: int
     for r in train:
         x = envelope_inputs(r, stride_s=0.02 if r.label == "normal" else 0.1)
         xs.append(x)
-        ys.append(np.full(len(x), CLASSES.index(r.label)))
+        ys.append(np.full(len(x), CLASSES.index(cast(str, r.label))))
     x, y = np.concatenate(xs), np.concatenate(ys)
     torch.manual_seed(seed)
     config = {"n_classes": len(CLASSES), "n_bins": ENVELOPE_SPEC.n_bins}

@@ -4,10 +4,10 @@ recording vote, false alarms) and batched prediction with a bare module or a Cla
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from pipelines.features.spec import InputSpec
 from pipelines.learning.datasets import CLASSES, Recording, windows_dataset
@@ -19,7 +19,7 @@ def to_model_layout(x: np.ndarray | torch.Tensor) -> torch.Tensor:
     return t.contiguous(memory_format=torch.channels_last) if t.ndim == 4 else t
 
 
-def predict_proba(model: nn.Module, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+def predict_proba(model: Any, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Softmax probabilities (B, n_classes) of a bare module (set to eval mode) or Classifier."""
     if hasattr(model, "predict_proba"):
         return model.predict_proba(x)
@@ -72,7 +72,7 @@ def evaluate_windows(proba: np.ndarray, y: np.ndarray, groups: np.ndarray,
     }
 
 
-def evaluate(model: nn.Module, recordings: Sequence[Recording], spec: InputSpec | None = None,
+def evaluate(model: Any, recordings: Sequence[Recording], spec: InputSpec | None = None,
              stride_s: float = 0.1, stride_s_by_label: dict[str, float] | None = None,
              classes: Sequence[str] = CLASSES) -> dict:
     """Window and recording-level metrics of ``model`` (module or Classifier) on recordings.

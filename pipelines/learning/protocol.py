@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -74,7 +75,7 @@ def train_default(datasets_dir: Path | str, out_stem: Path | str, arch: str = "c
     config = {"n_classes": len(CLASSES), "n_bins": spec.n_bins}
     if spec.kind == "spectrogram":
         config["n_frames"] = spec.n_frames
-    sched = {**SCHEDULE[arch], **schedule}
+    sched: dict[str, Any] = {**SCHEDULE[arch], **schedule}
     model, history = train(sets["train"], sets["val"], spec, arch, config, seed=seed,
                            stride_s=stride_s, normal_stride_s=normal_s, log=log, **sched)
     train_s = time.perf_counter() - t0

@@ -8,6 +8,7 @@ import copy
 import math
 import time
 from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -21,7 +22,7 @@ from pipelines.learning.metrics import evaluate_windows, predict_proba, to_model
 
 # Training budget per architecture: the 2-D model costs ~5x more per input, and converges in
 # fewer epochs; these keep `windwatch train` within a few minutes on 2 cores.
-SCHEDULE = {
+SCHEDULE: dict[str, dict[str, Any]] = {
     "cnn1d": {"max_epochs": 30, "patience": 6, "max_steps_per_epoch": 24},
     "cnn2d": {"max_epochs": 12, "patience": 4, "max_steps_per_epoch": 16},
 }
@@ -75,9 +76,9 @@ def train(recordings_train: Sequence[Recording], recordings_val: Sequence[Record
     xtr_t = torch.from_numpy(xtr)
     model = build_model(arch, config)
     if xtr.ndim == 4:
-        model = model.to(memory_format=torch.channels_last)
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max_epochs)
+    lr_sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max_epochs)
     ema = copy.deepcopy(model).eval() if ema_decay > 0 else model
     counts = np.bincount(ytr, minlength=int(config["n_classes"]))
     p = 1.0 / counts[ytr]
@@ -102,7 +103,7 @@ def train(recordings_train: Sequence[Recording], recordings_val: Sequence[Record
                 n_steps += 1
                 _ema_update(ema, model, min(ema_decay, (1 + n_steps) / (10 + n_steps)))
             total += loss.item()
-        sched.step()
+        lr_sched.step()
         val = evaluate_windows(predict_proba(ema, xva), yva, gva)
         row = {"epoch": epoch, "train_loss": round(total / steps, 5),
                "val_loss": round(val["balanced_loss"], 5),
@@ -123,8 +124,8 @@ def train(recordings_train: Sequence[Recording], recordings_val: Sequence[Record
             stale += 1
             if stale >= patience:
                 break
-    model.load_state_dict(best_state)
-    return model.to(memory_format=torch.contiguous_format).eval(), history
+    model.load_state_dict(cast(dict, best_state))
+    return model.to(memory_format=torch.contiguous_format).eval(), history  # type: ignore[call-overload]
 
 
 def fit_quick(model: nn.Module, x: np.ndarray, y: np.ndarray, steps: int = 200,

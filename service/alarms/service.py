@@ -123,7 +123,7 @@ def _active(session: Session, turbine_id: int, sensor_id: int, t: Trigger) -> Al
     )
 
 
-def _raise(session: Session, turbine_id: int, sensor_id: int, component: str, t: Trigger,  # noqa: PLR0913
+def _raise(session: Session, turbine_id: int, sensor_id: int, component: str, t: Trigger,
            batch: Batch, prediction: Prediction) -> Alarm:
     alarm = _active(session, turbine_id, sensor_id, t)
     if alarm is None:

@@ -13,11 +13,11 @@ from fastapi.responses import FileResponse
 from pipelines.dsp.spectra import display_spectrum, downsample_spectrogram, log_spectrogram
 from service.batches import service
 from service.batches.decode import decode_batch
+from service.batches.schemas import BatchDetailOut, BatchOut, SpectrogramOut, SpectrumOut
 from service.batches.storage import read_parquet
 from service.db import utcnow
 from service.deps import RuntimeDep, SessionDep, SettingsDep, StoreDep
 from service.errors import BadRequest, PayloadTooLarge
-from service.predictions.schemas import BatchDetailOut, BatchOut, SpectrogramOut, SpectrumOut
 
 router = APIRouter(tags=["batches"])
 

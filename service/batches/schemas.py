@@ -1,10 +1,14 @@
-"""Upload metadata (validated with pydantic) shared by every body format."""
+"""Batch bodies: the upload metadata (validated with pydantic) shared by every body format,
+and the batch responses (also the ingest response)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from service.predictions.schemas import PredictionOut
 
 
 class BatchMeta(BaseModel):
@@ -32,3 +36,55 @@ class BatchMeta(BaseModel):
         if isinstance(v, bool):
             raise ValueError("must be a number, not a boolean")
         return v
+
+
+class IndicatorsOut(BaseModel):
+    rms_accel_m_s2: float
+    rms_velocity_mm_s: float = Field(description="RMS velocity, 10-1000 Hz.")
+    peak_accel_m_s2: float
+    crest_factor: float
+    kurtosis: float = Field(description="Pearson kurtosis; 3 for Gaussian noise.")
+
+
+class RawOut(BaseModel):
+    uri: str
+    sha256: str
+    bytes: int
+    format: str = "parquet"
+
+
+class BatchOut(BaseModel):
+    batch_id: int
+    turbine_id: str
+    sensor: str
+    recorded_at: datetime
+    received_at: datetime
+    sample_rate_hz: float
+    rpm: float | None
+    unit: str
+    n_channels: int
+    n_samples: int
+    channels: list[str]
+    content_type: str
+    label: str | None
+    raw: RawOut
+    indicators: dict[str, IndicatorsOut]
+    prediction: PredictionOut | None
+    links: dict[str, str]
+
+
+class SpectrumOut(BaseModel):
+    freqs_hz: list[float]
+    amplitude: dict[str, list[float]] = Field(description="Per channel, in the batch's unit.")
+    unit: str
+
+
+class SpectrogramOut(BaseModel):
+    channel: str
+    times_s: list[float] = Field(description="Start of each display column.")
+    freqs_hz: list[float] = Field(description="Lower edge of each display row.")
+    db: list[list[float]] = Field(description="Power in dB (max over the pooled cells), F x T.")
+
+
+class BatchDetailOut(BatchOut):
+    spectrum: SpectrumOut

@@ -124,7 +124,7 @@ def store_batch(
         raise
 
 
-def _insert_rows(session, turbine, sensor_id, uri, sha, nbytes, decoded, analysis, model,  # noqa: ANN001, PLR0913
+def _insert_rows(session, turbine, sensor_id, uri, sha, nbytes, decoded, analysis, model,
                  content_type, body_sha256, idempotency_key, label, label_source) -> IngestResult:
     meta, names = decoded.meta, decoded.channel_names
     batch = Batch(
@@ -183,9 +183,9 @@ def get_batch(*, session: Session, batch_id: int) -> tuple[Batch, Prediction | N
 
 
 def ingest(
-    *, session: Session, settings, store: RawStore, runtime, turbine_name: str,  # noqa: ANN001
+    *, session: Session, settings, store: RawStore, runtime, turbine_name: str,
     decoded: DecodedBatch, content_type: str, body_sha256: str, idempotency_key: str | None,
-    cpu_slots, label: str | None = None, label_source: str | None = None,  # noqa: ANN001
+    cpu_slots, label: str | None = None, label_source: str | None = None,
 ) -> IngestResult:
     """The whole ingest of one decoded batch (sync; runs in a worker thread)."""
     if idempotency_key is not None:
@@ -215,9 +215,9 @@ def ingest(
     )
 
 
-def batch_out(*, session: Session, batch: Batch, prediction: Prediction | None, turbine: Turbine):  # noqa: ANN201
+def batch_out(*, session: Session, batch: Batch, prediction: Prediction | None, turbine: Turbine):
     """The JSON shape of a stored batch (also the ingest response)."""
-    from service.predictions.schemas import BatchOut, IndicatorsOut, RawOut
+    from service.batches.schemas import BatchOut, IndicatorsOut, RawOut
     from service.predictions.service import prediction_out
     from service.registry.tables import ModelVersion
     from service.turbines.tables import Sensor

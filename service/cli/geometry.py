@@ -49,6 +49,7 @@ def geometry_set(
         with open_session() as session:
             out, _ = put_geometry(session=session, turbine_name=turbine, sensor_name=sensor,
                                   body=body)
+            session.commit()
     echo_json(out)
 
 

@@ -48,6 +48,7 @@ def models_promote(version_id: int, reason: Annotated[str, typer.Option()] = "",
     with open_session() as s, exit_on_domain_error():
         v = ModelRuntime(get_settings()).promote(session=s, version_id=version_id, by=by,
                                                  reason=reason)
+        s.commit()
         typer.echo(f"model version {v.id} ({v.name}) is now in production")
 
 
@@ -59,6 +60,7 @@ def models_rollback(reason: Annotated[str, typer.Option()] = "rollback",
 
     with open_session() as s, exit_on_domain_error():
         v = ModelRuntime(get_settings()).rollback(session=s, by=by, reason=reason)
+        s.commit()
         typer.echo(f"rolled back: model version {v.id} ({v.name}) is in production again")
 
 

@@ -44,6 +44,7 @@ def put_geometry(turbine_id: str, sensor: Name, body: GeometryIn, session: Sessi
     a sensor watches. The turbine must exist; the sensor is created if needed."""
     out, created = service.put_geometry(session=session, turbine_name=turbine_id,
                                         sensor_name=sensor, body=body)
+    session.commit()
     response.status_code = 201 if created else 200
     return out
 
@@ -51,4 +52,5 @@ def put_geometry(turbine_id: str, sensor: Name, body: GeometryIn, session: Sessi
 @router.delete("/turbines/{turbine_id}/sensors/{sensor}/geometry", status_code=204)
 def delete_geometry(turbine_id: str, sensor: str, session: SessionDep) -> Response:
     service.delete_geometry(session=session, turbine_name=turbine_id, sensor_name=sensor)
+    session.commit()
     return Response(status_code=204)

@@ -135,7 +135,7 @@ def put_geometry(*, session: Session, turbine_name: str, sensor_name: str,
     row.shaft_speed_ratio = body.shaft_speed_ratio
     row.rpm_min, row.rpm_max, row.notes = body.rpm_min, body.rpm_max, body.notes
     row.updated_at, row.updated_by = utcnow(), body.by
-    session.commit()
+    session.flush()
     return geometry_out(turbine_name, sensor_name, row), created
 
 
@@ -146,4 +146,4 @@ def delete_geometry(*, session: Session, turbine_name: str, sensor_name: str) ->
     if row is None:
         raise NotFound(f"sensor {sensor_name!r} of {turbine_name!r} has no configured geometry")
     session.delete(row)
-    session.commit()
+    session.flush()

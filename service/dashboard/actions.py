@@ -108,6 +108,8 @@ async def promote(version_id: int, request: Request, session: SessionDep,
     except WindwatchError as exc:
         session.rollback()
         return _back("/models", {}, error=_error_text(exc))
+    session.commit()
+    runtime.invalidate()
     return _back("/models", {}, msg=f"{version.name} (v{version.id}) is now in production")
 
 
@@ -121,4 +123,6 @@ async def rollback(request: Request, session: SessionDep, runtime: RuntimeDep) -
     except WindwatchError as exc:
         session.rollback()
         return _back("/models", {}, error=_error_text(exc))
+    session.commit()
+    runtime.invalidate()
     return _back("/models", {}, msg=f"rolled back to {version.name} (v{version.id})")

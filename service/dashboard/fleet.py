@@ -51,7 +51,7 @@ def _active_alarms():
             .where(Alarm.active.is_(True)).group_by(Alarm.turbine_id).subquery())
 
 
-def fleet_page(  # noqa: PLR0913 - the page's query parameters, one to one
+def fleet_page(
     *, session: Session, q: str | None = None, site: str | None = None,
     state: str | None = None, sort: str = "health", desc: bool = True, limit: int = 50,
     offset: int = 0, stale_after: timedelta = timedelta(hours=1), now: datetime | None = None,

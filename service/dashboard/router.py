@@ -30,7 +30,7 @@ RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(
 
 
 @router.get("/", response_class=HTMLResponse)
-def fleet_page(  # noqa: PLR0913 - one parameter per control of the page
+def fleet_page(
     request: Request, session: SessionDep, settings: SettingsDep, q: str | None = None,
     site: str | None = None, state: str | None = None, sort: str = "health",
     order: str = "desc", page: int = 1,

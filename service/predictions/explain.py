@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, Field
 
 from pipelines.dsp.envelope import envelope_spectrum, spectral_kurtosis_band
 from pipelines.dsp.spectra import estimate_shaft_hz
@@ -32,7 +31,18 @@ from service.batches.tables import Batch
 from service.components.service import SensorKinematics, kinematics_for_sensor
 from service.errors import BadRequest
 from service.predictions import service as predictions
-from service.predictions.schemas import ModelRef
+from service.predictions.schemas import (
+    AgreementOut,
+    BandOut,
+    ExplanationOut,
+    MapOut,
+    MatchOut,
+    ModelRef,
+    ShaftSpeedOut,
+    VerdictOut,
+)
+from service.predictions.tables import Prediction
+from service.registry.runtime import ServedModel
 
 MAP_VERSION = "1"
 CACHED_METHODS = ("ig", "smoothgrad")
@@ -41,74 +51,10 @@ DISPLAY_POINTS = 400  # frequency points of a displayed map (time: at most 64 co
 TOP_BANDS = 5
 
 
-class ShaftSpeedOut(BaseModel):
-    shaft_hz: float | None = Field(description="Speed of the shaft the sensor watches.")
-    rpm: float | None
-    source: str = Field(description="batch (the batch's rpm x the configured speed ratio), "
-                        "estimated (strongest line in the search range), or unavailable")
-    search_range_rpm: tuple[float, float] | None = None
-
-
-class MatchOut(BaseModel):
-    family: str
-    harmonic: int
-    sideband: int = Field(description="Signed order of the modulating frequency (0: none).")
-    sideband_of: str = Field(description="SHAFT, FTF or empty.")
-    line_hz: float
-    error_pct: float
-    tolerance_hz: float
-    within_tolerance: bool
-
-
-class BandOut(BaseModel):
-    lo_hz: float
-    hi_hz: float
-    peak_hz: float
-    share: float = Field(description="Share of the total attribution inside the band.")
-    nearest_line: MatchOut | None
-
-
-class AgreementOut(BaseModel):
-    share: float = Field(description="Attribution mass within tolerance of the family's lines.")
-    chance: float = Field(description="Share of the frequency axis those windows cover.")
-    ratio: float | None
-
-
-class VerdictOut(BaseModel):
-    verdict: str = Field(description="supports | contradicts | inconclusive")
-    expected_family: str | None
-    reason: str
-
-
-class MapOut(BaseModel):
-    freqs_hz: list[float] = Field(description="Centre of each displayed frequency cell.")
-    times_s: list[float] | None = Field(description="Centre of each time cell (2-D model).")
-    attribution: list[float] | list[list[float]] = Field(description="Sums to 1 (F or F x T).")
-    per_frequency: list[float] = Field(description="Attribution per frequency cell, time summed.")
-
-
-class ExplanationOut(BaseModel):
-    prediction_id: int
-    model_version: ModelRef
-    architecture: str
-    method: str
-    target_class: str
-    predicted_class: str
-    n_windows: int
-    cached: bool
-    map: MapOut
-    shaft_speed: ShaftSpeedOut
-    geometry: dict = Field(description="Bearing designation, assumed flag, source, gear orders.")
-    defect_frequencies_hz: dict[str, float]
-    tolerance_pct: float
-    n_harmonics: int
-    bands: list[BandOut]
-    agreement: dict[str, AgreementOut]
-    verdict: VerdictOut
-
-
 @dataclass
 class Explained:
+    """An explanation: the JSON body and the figure it renders to."""
+
     out: ExplanationOut
     figure: ExplanationFigure
 
@@ -119,7 +65,7 @@ def cache_path(root: Path, raw_sha: str, model_sha: str, method: str, target: in
     return root / "explanations" / key[:2] / f"{key}.npz"
 
 
-def load_or_compute(path: Path | None, compute) -> tuple[attr.AttributionMap, bool]:  # noqa: ANN001
+def load_or_compute(path: Path | None, compute) -> tuple[attr.AttributionMap, bool]:
     """The cached map at ``path`` or ``compute()``'s, stored there atomically."""
     if path is not None and path.exists():
         try:
@@ -178,7 +124,7 @@ def display_map(m: attr.AttributionMap) -> MapOut:
                   per_frequency=np.round(per_f, 7).tolist())
 
 
-def explain_prediction(*, session, store: RawStore, runtime, prediction_id: int,  # noqa: ANN001
+def explain_prediction(*, session, store: RawStore, runtime, prediction_id: int,
                        method: str, target_class: str | None = None,
                        cpu_slots: threading.Semaphore | None = None) -> Explained:
     """Attribution of a stored prediction, by the model version that made it, with the physics
@@ -202,19 +148,39 @@ def explain_prediction(*, session, store: RawStore, runtime, prediction_id: int,
                 if method in CACHED_METHODS else None)
         amap, cached = load_or_compute(
             path, lambda: attr.attribution_map(clf.model, inputs, spec, target, method))
-    shaft = shaft_speed(batch.rpm, x, fs, sk)
-    return _physics(p, served, clf, spec, sk, shaft, amap, cached, inputs, target_class,
-                    method, x, fs)
+    ctx = _Explaining(prediction=p, served=served, spec=spec, sensor=sk,
+                      shaft=shaft_speed(batch.rpm, x, fs, sk), amap=amap, cached=cached,
+                      inputs=inputs, target_class=target_class, method=method, x=x, fs_hz=fs)
+    return _physics(ctx)
 
 
-def _physics(p, served, clf, spec, sk, shaft, amap, cached, inputs, target_class, method,  # noqa: ANN001, PLR0913
-             x, fs) -> Explained:
+@dataclass(frozen=True)
+class _Explaining:
+    """What one explanation is computed from: the verdict, the model, the sensor, the map."""
+
+    prediction: Prediction
+    served: ServedModel
+    spec: InputSpec
+    sensor: SensorKinematics
+    shaft: ShaftSpeedOut
+    amap: attr.AttributionMap
+    cached: bool
+    inputs: np.ndarray
+    target_class: str
+    method: str
+    x: np.ndarray
+    fs_hz: float
+
+
+def _physics(ctx: _Explaining) -> Explained:
+    """The physics check of the map (or the salient bands alone without a shaft speed)."""
+    amap, sk, shaft, served = ctx.amap, ctx.sensor, ctx.shaft, ctx.served
     freqs, per_f = amap.freqs_hz, amap.per_freq
-    expected = physics.EXPECTED_FAMILY.get(target_class)
+    expected = physics.EXPECTED_FAMILY.get(ctx.target_class)
     if shaft.shaft_hz is not None:
         kin = sk.at(shaft.shaft_hz)
         fundamentals = kin.fundamentals_hz()
-        chk = physics.check(per_f, freqs, kin, target_class, TOP_BANDS)
+        chk = physics.check(per_f, freqs, kin, ctx.target_class, TOP_BANDS)
         bands, matches, agreements, v, lines = (chk.bands, chk.matches, chk.agreements,
                                                 chk.verdict, chk.lines)
     else:
@@ -224,13 +190,12 @@ def _physics(p, served, clf, spec, sk, shaft, amap, cached, inputs, target_class
         lines = physics.family_lines(physics.Kinematics(1.0), [])
         v = physics.Verdict("inconclusive", expected, "no shaft speed: the batch has no rpm "
                             "and none could be estimated, so no defect lines can be placed")
-    figure = _figure(clf, spec, sk, shaft, amap, inputs, target_class, method, bands, lines,
-                     expected, x, fs, served)
     out = ExplanationOut(
-        prediction_id=p.id, model_version=ModelRef(id=served.version_id, name=served.name),
-        architecture=clf.architecture, method=method, target_class=target_class,
-        predicted_class=p.label, n_windows=amap.n_windows, cached=cached, map=display_map(amap),
-        shaft_speed=shaft,
+        prediction_id=ctx.prediction.id,
+        model_version=ModelRef(id=served.version_id, name=served.name),
+        architecture=served.classifier.architecture, method=ctx.method,
+        target_class=ctx.target_class, predicted_class=ctx.prediction.label,
+        n_windows=amap.n_windows, cached=ctx.cached, map=display_map(amap), shaft_speed=shaft,
         geometry={"bearing": sk.designation, "assumed": sk.assumed, "approximate": sk.approximate,
                   "source": sk.source, "gear_mesh_orders": sk.gear_orders,
                   "shaft_speed_ratio": sk.shaft_speed_ratio},
@@ -244,11 +209,13 @@ def _physics(p, served, clf, spec, sk, shaft, amap, cached, inputs, target_class
                    for k, a in agreements.items()},
         verdict=VerdictOut(verdict=v.verdict, expected_family=v.expected_family, reason=v.reason),
     )
-    return Explained(out, figure)
+    return Explained(out, _figure(ctx, bands, lines, expected))
 
 
-def _figure(clf, spec, sk, shaft, amap, inputs, target_class, method, bands, lines, expected,  # noqa: ANN001, PLR0913
-            x, fs, served) -> ExplanationFigure:
+def _figure(ctx: _Explaining, bands: list[physics.Band], lines: physics.Lines,
+            expected: str | None) -> ExplanationFigure:
+    """The figure of the explanation, zoomed to the low harmonics of the defect lines."""
+    spec, amap, shaft, sk = ctx.spec, ctx.amap, ctx.shaft, ctx.sensor
     fmax = float(spec.freqs_hz[-1])
     zoom = fmax
     if len(lines.freq_hz):
@@ -256,22 +223,23 @@ def _figure(clf, spec, sk, shaft, amap, inputs, target_class, method, bands, lin
         zoom = min(fmax, 1.15 * float(low.max()))
     envelope = None
     try:
-        band = spectral_kurtosis_band(x, fs)
-        ef, ea = envelope_spectrum(x, fs, band, fmax_hz=zoom)
+        band = spectral_kurtosis_band(ctx.x, ctx.fs_hz)
+        ef, ea = envelope_spectrum(ctx.x, ctx.fs_hz, band, fmax_hz=zoom)
         envelope = (ef, ea.mean(axis=0))
     except ValueError:
         pass  # too short for a kurtogram: the figure goes without the envelope panel
     speed = (f"shaft {shaft.rpm:.0f} rpm ({shaft.source})" if shaft.shaft_hz else "no shaft speed")
     bearing = (sk.designation or "custom bearing") + (" (ASSUMED)" if sk.assumed else "")
     return ExplanationFigure(
-        freqs_hz=spec.freqs_hz, model_input=inputs.mean(axis=0)[0], attribution=amap.values,
+        freqs_hz=spec.freqs_hz, model_input=ctx.inputs.mean(axis=0)[0], attribution=amap.values,
         times_s=amap.times_s, lines=lines, expected_family=expected, bands=bands,
         zoom_hz=zoom, envelope=envelope,
-        title=f"{method} attribution for '{target_class}' - {served.name} ({clf.architecture}), "
-              f"{amap.n_windows} windows",
+        title=f"{ctx.method} attribution for '{ctx.target_class}' - {ctx.served.name} "
+              f"({ctx.served.classifier.architecture}), {amap.n_windows} windows",
         notes=[speed, bearing, f"tolerance +-{100 * physics.TOLERANCE:g}%"],
     )
 
 
 def explanation_png(explained: Explained) -> bytes:
+    """The explanation's figure as PNG bytes."""
     return render_png(explained.figure)

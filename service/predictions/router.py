@@ -14,8 +14,8 @@ from service.batches.storage import read_parquet
 from service.batches.tables import Batch
 from service.deps import RuntimeDep, SessionDep, StoreDep
 from service.predictions import service
-from service.predictions.explain import ExplanationOut, explain_prediction, explanation_png
-from service.predictions.schemas import ModelRef, PredictionOut, SaliencyOut
+from service.predictions.explain import explain_prediction, explanation_png
+from service.predictions.schemas import ExplanationOut, ModelRef, PredictionOut, SaliencyOut
 
 router = APIRouter(prefix="/predictions", tags=["predictions"])
 

@@ -1,4 +1,4 @@
-"""Response bodies for predictions and batches (also the ingest response)."""
+"""Response bodies for predictions: verdicts, pages of them, saliency and explanations."""
 
 from __future__ import annotations
 
@@ -28,58 +28,6 @@ class PredictionOut(BaseModel):
     links: dict[str, str]
 
 
-class IndicatorsOut(BaseModel):
-    rms_accel_m_s2: float
-    rms_velocity_mm_s: float = Field(description="RMS velocity, 10-1000 Hz.")
-    peak_accel_m_s2: float
-    crest_factor: float
-    kurtosis: float = Field(description="Pearson kurtosis; 3 for Gaussian noise.")
-
-
-class RawOut(BaseModel):
-    uri: str
-    sha256: str
-    bytes: int
-    format: str = "parquet"
-
-
-class BatchOut(BaseModel):
-    batch_id: int
-    turbine_id: str
-    sensor: str
-    recorded_at: datetime
-    received_at: datetime
-    sample_rate_hz: float
-    rpm: float | None
-    unit: str
-    n_channels: int
-    n_samples: int
-    channels: list[str]
-    content_type: str
-    label: str | None
-    raw: RawOut
-    indicators: dict[str, IndicatorsOut]
-    prediction: PredictionOut | None
-    links: dict[str, str]
-
-
-class SpectrumOut(BaseModel):
-    freqs_hz: list[float]
-    amplitude: dict[str, list[float]] = Field(description="Per channel, in the batch's unit.")
-    unit: str
-
-
-class SpectrogramOut(BaseModel):
-    channel: str
-    times_s: list[float] = Field(description="Start of each display column.")
-    freqs_hz: list[float] = Field(description="Lower edge of each display row.")
-    db: list[list[float]] = Field(description="Power in dB (max over the pooled cells), F x T.")
-
-
-class BatchDetailOut(BatchOut):
-    spectrum: SpectrumOut
-
-
 class PredictionPage(BaseModel):
     items: list[PredictionOut]
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next (older) page.")
@@ -97,3 +45,69 @@ class SaliencyOut(BaseModel):
         description="Normalised to sum 1; over frequency (1-D) or frequency x time (2-D)."
     )
     top_frequencies_hz: list[float]
+
+
+class ShaftSpeedOut(BaseModel):
+    shaft_hz: float | None = Field(description="Speed of the shaft the sensor watches.")
+    rpm: float | None
+    source: str = Field(description="batch (the batch's rpm x the configured speed ratio), "
+                        "estimated (strongest line in the search range), or unavailable")
+    search_range_rpm: tuple[float, float] | None = None
+
+
+class MatchOut(BaseModel):
+    family: str
+    harmonic: int
+    sideband: int = Field(description="Signed order of the modulating frequency (0: none).")
+    sideband_of: str = Field(description="SHAFT, FTF or empty.")
+    line_hz: float
+    error_pct: float
+    tolerance_hz: float
+    within_tolerance: bool
+
+
+class BandOut(BaseModel):
+    lo_hz: float
+    hi_hz: float
+    peak_hz: float
+    share: float = Field(description="Share of the total attribution inside the band.")
+    nearest_line: MatchOut | None
+
+
+class AgreementOut(BaseModel):
+    share: float = Field(description="Attribution mass within tolerance of the family's lines.")
+    chance: float = Field(description="Share of the frequency axis those windows cover.")
+    ratio: float | None
+
+
+class VerdictOut(BaseModel):
+    verdict: str = Field(description="supports | contradicts | inconclusive")
+    expected_family: str | None
+    reason: str
+
+
+class MapOut(BaseModel):
+    freqs_hz: list[float] = Field(description="Centre of each displayed frequency cell.")
+    times_s: list[float] | None = Field(description="Centre of each time cell (2-D model).")
+    attribution: list[float] | list[list[float]] = Field(description="Sums to 1 (F or F x T).")
+    per_frequency: list[float] = Field(description="Attribution per frequency cell, time summed.")
+
+
+class ExplanationOut(BaseModel):
+    prediction_id: int
+    model_version: ModelRef
+    architecture: str
+    method: str
+    target_class: str
+    predicted_class: str
+    n_windows: int
+    cached: bool
+    map: MapOut
+    shaft_speed: ShaftSpeedOut
+    geometry: dict = Field(description="Bearing designation, assumed flag, source, gear orders.")
+    defect_frequencies_hz: dict[str, float]
+    tolerance_pct: float
+    n_harmonics: int
+    bands: list[BandOut]
+    agreement: dict[str, AgreementOut]
+    verdict: VerdictOut

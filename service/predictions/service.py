@@ -71,7 +71,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         ts, pid = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
         return datetime.fromisoformat(ts), int(pid)
-    except Exception as exc:  # noqa: BLE001 - any garbage is the client's error
+    except Exception as exc:
         raise BadRequest(f"invalid cursor {cursor!r}") from exc
 
 

@@ -26,4 +26,6 @@ def promote_model(version_id: int, body: PromoteIn, session: SessionDep,
                   runtime: RuntimeDep) -> ModelVersionOut:
     """Make a version the production model; every worker switches within ``model_refresh_s``."""
     version = runtime.promote(session=session, version_id=version_id, by=body.by, reason=body.reason)
+    session.commit()
+    runtime.invalidate()
     return ModelVersionOut.model_validate(version)

@@ -73,20 +73,16 @@ class ModelRuntime:
         return self.load(registry.get_version(session=session, version_id=version_id))
 
     def promote(self, *, session: Session, version_id: int, by: str, reason: str) -> ModelVersion:
-        """Promote ``version_id`` and commit; its artifact is loaded first, so that a bad
-        artifact fails here rather than in the next ingest. This worker switches at once."""
+        """Promote ``version_id`` (flushed; the caller commits, then calls ``invalidate`` so
+        that this worker switches at once). The artifact is loaded first, so that a bad
+        artifact fails here, before anything changes, rather than in the next ingest."""
         self.load(registry.get_version(session=session, version_id=version_id))
-        version = registry.promote(session=session, version_id=version_id, by=by, reason=reason)
-        session.commit()
-        self.invalidate()
-        return version
+        return registry.promote(session=session, version_id=version_id, by=by, reason=reason)
 
     def rollback(self, *, session: Session, by: str, reason: str) -> ModelVersion:
-        """Put the previous production version back (loaded first), and commit."""
+        """Put the previous production version back (loaded before the caller commits)."""
         version = registry.rollback(session=session, by=by, reason=reason)
         self.load(version)
-        session.commit()
-        self.invalidate()
         return version
 
     def invalidate(self) -> None:

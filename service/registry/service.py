@@ -129,5 +129,5 @@ def ensure_default_models(*, session: Session, settings: Settings) -> ModelVersi
     if current is None:
         current = promote(session=session, version_id=wanted.id, by="windwatch",
                           reason="bundled default at first start")
-    session.commit()
+    session.flush()
     return current

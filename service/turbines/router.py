@@ -37,6 +37,7 @@ def put_turbine(
 ) -> TurbineOut:
     """Register a turbine (201) or update its site (200)."""
     turbine, created = service.upsert_turbine(session=session, name=turbine_id, site=body.site)
+    session.commit()
     response.status_code = 201 if created else 200
     return service.turbine_out(session=session, turbine=turbine)
 

@@ -18,7 +18,7 @@ def get_turbine(*, session: Session, name: str) -> Turbine:
     return turbine
 
 
-def _get_or_create(session: Session, model, where, **values):  # noqa: ANN001
+def _get_or_create(session: Session, model, where, **values):
     """Race-safe get-or-create: a concurrent insert of the same key loses to the savepoint."""
     row = session.scalar(select(model).where(*where))
     if row is not None:
@@ -68,7 +68,7 @@ def list_turbines(
     return list(rows), total
 
 
-def turbines_out(*, session: Session, turbines: list[Turbine]):  # noqa: ANN201
+def turbines_out(*, session: Session, turbines: list[Turbine]):
     """Turbines with their sensors and newest verdict: one query for all the verdicts (through
     the ``latest_prediction_id`` pointer), not one per turbine."""
     from service.predictions.service import get_predictions
@@ -89,7 +89,7 @@ def turbines_out(*, session: Session, turbines: list[Turbine]):  # noqa: ANN201
     ]
 
 
-def turbine_out(*, session: Session, turbine: Turbine):  # noqa: ANN201
+def turbine_out(*, session: Session, turbine: Turbine):
     """One turbine with its sensors and newest verdict."""
     return turbines_out(session=session, turbines=[turbine])[0]
 
@@ -99,8 +99,8 @@ def upsert_turbine(*, session: Session, name: str, site: str | None) -> tuple[Tu
     existing = session.scalar(select(Turbine).where(Turbine.name == name))
     if existing is not None:
         existing.site = site
-        session.commit()
+        session.flush()
         return existing, False
     turbine = _get_or_create(session, Turbine, [Turbine.name == name], name=name, site=site)
-    session.commit()
+    session.flush()
     return turbine, True

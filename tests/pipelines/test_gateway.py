@@ -117,7 +117,7 @@ def server() -> Iterator[tuple[str, Recorder]]:
     rec = Recorder()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             url = urlsplit(self.path)
             with rec.lock:

@@ -14,7 +14,7 @@ from pipelines.dsp.envelope import envelope_spectrum, spectral_kurtosis_band
 from pipelines.dsp.kinematics import BEARINGS, BearingGeometry, find_bearing, planetary_stage
 from pipelines.dsp.spectra import estimate_shaft_hz
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 CWRU = Path(os.environ.get("WINDWATCH_DATASETS_DIR", REPO.parent / "shared" / "datasets")) / (
     "cwru_12k_drive_end_dev"
 )

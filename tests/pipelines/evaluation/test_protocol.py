@@ -24,7 +24,7 @@ from pipelines.evaluation.protocol import (
 from pipelines.learning.datasets import Recording
 
 DATASETS = Path(os.environ.get("WINDWATCH_DATASETS_DIR",
-                               Path(__file__).resolve().parents[3] / "shared" / "datasets"))
+                               Path(__file__).resolve().parents[4] / "shared" / "datasets"))
 LABELS = ("inner_race", "outer_race", "ball")
 SIZES = (0.007, 0.014, 0.021)
 

@@ -1,0 +1,76 @@
+"""The dashboard's form routes through TestClient (no browser): each POST answers 303 back to
+its page with a message or an error, and changes exactly what the API would."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.service.alarms.test_api import Feed, alarms_of
+
+
+@pytest.fixture
+def pages(app):
+    """A client that does not follow redirects, so each form's 303 can be read."""
+    return TestClient(app, follow_redirects=False)
+
+
+def _redirect(r) -> tuple[str, dict[str, str]]:
+    assert r.status_code == 303, r.text
+    url = urlsplit(r.headers["location"])
+    return url.path, {k: v[0] for k, v in parse_qs(url.query).items()}
+
+
+def _production(client) -> dict:
+    return next(m for m in client.get("/api/v1/models").json() if m["status"] == "production")
+
+
+def test_promote_and_rollback_forms_switch_the_production_model(pages):
+    before = _production(pages)
+    other = next(m for m in pages.get("/api/v1/models").json() if m["id"] != before["id"])
+    path, q = _redirect(pages.post(f"/models/{other['id']}/promote",
+                                   data={"by": "ops", "reason": "form test"}))
+    assert path == "/models" and "now in production" in q["msg"]
+    assert _production(pages)["id"] == other["id"]
+    path, q = _redirect(pages.post("/models/rollback", data={"by": "ops"}))
+    assert path == "/models" and "rolled back" in q["msg"]
+    assert _production(pages)["id"] == before["id"]
+    assert pages.get("/models", params=q).status_code == 200
+
+
+def test_promoting_an_unknown_version_redirects_with_an_error(pages):
+    before = _production(pages)
+    path, q = _redirect(pages.post("/models/999999/promote", data={}))
+    assert path == "/models" and "999999" in q["error"]
+    assert _production(pages)["id"] == before["id"]
+
+
+def test_acknowledge_and_close_forms(session, pages):
+    feed = Feed(session, turbine="WT-F01")
+    for _ in range(3):
+        feed(0.9)
+    (alarm,) = alarms_of(session, feed.turbine.id)
+    path, q = _redirect(pages.post(f"/alarms/{alarm.id}/acknowledge", data={"comment": "x"}))
+    assert path == "/alarms" and "say who" in q["error"]
+    path, q = _redirect(pages.post(f"/alarms/{alarm.id}/acknowledge",
+                                   data={"by": "ana", "comment": "looking", "queue": "active"}))
+    assert "acknowledged by ana" in q["msg"] and q["queue"] == "active"
+    path, q = _redirect(pages.post(f"/alarms/{alarm.id}/acknowledge", data={"by": "bo"}))
+    assert "already acknowledged" in q["error"]
+    path, q = _redirect(pages.post(f"/alarms/{alarm.id}/close",
+                                   data={"by": "ana", "outcome": "confirmed", "comment": "c"}))
+    assert "fault_type" in q["error"]
+    path, q = _redirect(pages.post(f"/alarms/{alarm.id}/close",
+                                   data={"by": "ana", "outcome": "confirmed",
+                                         "fault_type": "inner_race", "comment": "found it"}))
+    assert "closed (confirmed inner_race)" in q["msg"]
+    state = pages.get(f"/api/v1/alarms/{alarm.id}").json()["state"]
+    assert state == "closed"
+    assert pages.get("/alarms", params={"queue": "closed"}).status_code == 200
+
+
+def test_unknown_alarm_is_an_error_message_not_a_crash(pages):
+    path, q = _redirect(pages.post("/alarms/999999/acknowledge", data={"by": "ana"}))
+    assert path == "/alarms" and "999999" in q["error"]

@@ -34,6 +34,7 @@ def _wait_healthy(http: httpx.Client, timeout_s: float = 300.0) -> bool:
 
 
 def run_demo_feed(settings: Settings, stop: threading.Event) -> None:
+    """Post the simulated demo fleet to this server until ``stop`` is set."""
     from simulation.drivetrain import demo_fleet
     from simulation.gateway import GatewayClient, run_gateway
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from contextlib import asynccontextmanager
@@ -18,11 +19,26 @@ from service.dashboard.router import STATIC_DIR
 from service.dashboard.router import router as dashboard_router
 from service.db import get_engine, session_factory
 from service.errors import install_handlers
-from service.log_setup import configure_logging
 from service.registry.runtime import ModelRuntime
 from service.settings import Settings, get_settings
 
 log = structlog.get_logger("windwatch")
+
+
+def configure_logging(level: str = "INFO", json: bool = False) -> None:
+    """structlog configuration: key-value lines for people, JSON for log shippers."""
+    logging.basicConfig(format="%(message)s", level=level.upper())
+    renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        cache_logger_on_first_use=True,
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -33,7 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         # Threads per worker from the worker count: 2 procs x 2 threads on 2 cores ran a small
-        # CNN 4-8x slower than 2 x 1 (PERFORMANCE-NOTES, "thread oversubscription").
+        # CNN 4-8x slower than 2 x 1 (thread oversubscription).
         torch.set_num_threads(settings.effective_torch_threads())
         with app.state.session_factory() as session:
             served = app.state.runtime.production(session=session)  # load the model once, now

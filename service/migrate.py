@@ -12,6 +12,7 @@ from service.settings import REPO_ROOT, Settings
 
 
 def alembic_config(url: str) -> Config:
+    """An Alembic configuration for ``url`` with the repository's migrations."""
     cfg = Config()
     cfg.set_main_option("script_location", str(REPO_ROOT / "migrations"))
     cfg.attributes["url"] = url
@@ -26,11 +27,13 @@ def ensure_sqlite_dir(url: str) -> None:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate the database at ``url`` up to ``revision``."""
     ensure_sqlite_dir(url)
     command.upgrade(alembic_config(url), revision)
 
 
 def downgrade(url: str, revision: str = "base") -> None:
+    """Migrate the database at ``url`` down to ``revision``."""
     command.downgrade(alembic_config(url), revision)
 
 

@@ -81,14 +81,17 @@ class Settings(BaseSettings):
 
     @property
     def raw_dir(self) -> Path:
+        """Where raw snapshot files are stored."""
         return self.data_root / "raw"
 
     @property
     def artifacts_dir(self) -> Path:
+        """Where registered model artifacts are stored (content-addressed)."""
         return self.data_root / "models"
 
     @property
     def is_sqlite(self) -> bool:
+        """True for a SQLite database URL."""
         return self.database_url.startswith("sqlite")
 
     def effective_torch_threads(self) -> int:

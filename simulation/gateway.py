@@ -140,6 +140,7 @@ class GatewayClient:
         self.close()
 
     def close(self) -> None:
+        """Close the HTTP connection pool."""
         self._http.close()
 
     def _delay_s(self, attempt: int, response: httpx.Response | None) -> float:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-# JSONB on PostgreSQL, JSON text on SQLite (service.types.JSONType).
+# JSONB on PostgreSQL, JSON text on SQLite (service.db.JSONType).
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 revision: str = '0001'

@@ -143,6 +143,7 @@ class EnvelopeBaseline:
     model: LogisticRegression
 
     def predict_proba_features(self, feats: np.ndarray) -> np.ndarray:
+        """(B, n_features) from ``window_features`` -> (B, n_classes) probabilities."""
         return self.model.predict_proba((feats - self.mean) / self.std)
 
     def predict_proba(self, frames: np.ndarray, rpm: np.ndarray) -> np.ndarray:

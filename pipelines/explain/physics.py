@@ -80,6 +80,7 @@ def family_lines(kin: Kinematics, families: tuple[str, ...] | list[str],
 
 
 def bin_width_hz(freqs_hz: np.ndarray) -> float:
+    """Spacing of a uniform frequency grid (1 Hz for a single bin)."""
     return float(freqs_hz[1] - freqs_hz[0]) if len(freqs_hz) > 1 else 1.0
 
 
@@ -101,6 +102,7 @@ class Agreement:
 
     @property
     def ratio(self) -> float:
+        """Share over chance (NaN when the lines cover none of the axis)."""
         return self.share / self.chance if self.chance > 0 else float("nan")
 
 

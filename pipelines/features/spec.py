@@ -37,14 +37,17 @@ class InputSpec:
 
     @property
     def window_s(self) -> float:
+        """Seconds of signal one model input covers."""
         return self.window_len / self.fs_hz
 
     @property
     def freqs_hz(self) -> np.ndarray:
+        """Frequency of each kept bin (Hz): ``k * fs_hz / n_fft``."""
         return np.arange(self.n_bins) * (self.fs_hz / self.n_fft)
 
     @property
     def max_freq_hz(self) -> float:
+        """The grid's top frequency (Hz); a recording must reach above it."""
         return float(self.freqs_hz[-1])
 
     @property
@@ -54,6 +57,7 @@ class InputSpec:
 
     @property
     def input_shape(self) -> tuple[int, ...]:
+        """Shape of one model input without the batch axis."""
         if self.kind == "spectrum":
             return (1, self.n_bins)
         return (1, self.n_bins, self.n_frames)
@@ -63,10 +67,12 @@ class InputSpec:
         return int(np.ceil(self.window_len * fs_in_hz / self.fs_hz)) + 1
 
     def to_dict(self) -> dict:
+        """The spec as a JSON-ready dict (stored in checkpoints)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> InputSpec:
+        """The spec from a checkpoint's dict (unknown keys are ignored)."""
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 

@@ -22,7 +22,9 @@ class ProbabilisticClassifier(Protocol):
     classes: list[str]
     input_spec_dict: dict
 
-    def predict_proba(self, inputs: np.ndarray) -> np.ndarray: ...
+    def predict_proba(self, inputs: np.ndarray) -> np.ndarray:
+        """(B, *input_shape) -> (B, n_classes) probabilities."""
+        ...
 
 
 @dataclass

@@ -63,6 +63,7 @@ class Recording:
 
     @property
     def duration_s(self) -> float:
+        """Length of the recording in seconds."""
         return len(self.signal) / self.fs_hz
 
     @property

@@ -7,8 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.column_types import JSONType
-from service.db import Base, utcnow
+from service.db import Base, JSONType, utcnow
 
 # States and the transitions a person may make (the system only opens and escalates).
 OPEN, ACKNOWLEDGED, CLOSED = "open", "acknowledged", "closed"

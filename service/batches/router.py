@@ -50,6 +50,7 @@ async def post_batch(
     store: StoreDep, runtime: RuntimeDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> BatchOut:
+    """Ingest one snapshot (Arrow, Parquet, npy or JSON body): indicators, verdict, raw file."""
     if idempotency_key is not None and not (
         0 < len(idempotency_key) <= 128 and set(idempotency_key) <= KEY_CHARS
     ):

@@ -77,6 +77,7 @@ def analyse(decoded: DecodedBatch, model: ServedModel, max_fs_hz: float) -> Snap
 
 
 def raw_metadata(turbine_name: str, decoded: DecodedBatch) -> dict[str, str]:
+    """The Parquet schema metadata stored with a batch's raw file."""
     meta = decoded.meta
     return {"turbine": turbine_name, "sensor": meta.sensor,
             "sample_rate_hz": repr(meta.sample_rate_hz), "recorded_at": meta.recorded_at.isoformat(),
@@ -84,6 +85,7 @@ def raw_metadata(turbine_name: str, decoded: DecodedBatch) -> dict[str, str]:
 
 
 def write_raw(store: RawStore, turbine_name: str, decoded: DecodedBatch) -> tuple[str, str, int]:
+    """Write a batch's raw file; (uri, sha256, bytes)."""
     return store.write(turbine_name, decoded.meta.recorded_at, decoded.samples,
                        decoded.channel_names, raw_metadata(turbine_name, decoded))
 
@@ -173,6 +175,7 @@ INDICATOR_KEYS = ("rms_accel_m_s2", "rms_velocity_mm_s", "peak_accel_m_s2", "cre
 
 
 def get_batch(*, session: Session, batch_id: int) -> tuple[Batch, Prediction | None, Turbine]:
+    """A batch with its prediction (if any) and turbine, or NotFound."""
     row = session.execute(
         select(Batch, Turbine).join(Turbine, Turbine.id == Batch.turbine_id).where(Batch.id == batch_id)
     ).first()

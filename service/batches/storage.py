@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 def encode_parquet(samples: np.ndarray, channel_names: list[str], metadata: dict[str, str]) -> bytes:
     """(C, N) float32 -> Parquet bytes. Dictionary encoding off and BYTE_STREAM_SPLIT + zstd:
-    smaller and faster than the defaults for float samples (PERFORMANCE-NOTES)."""
+    smaller and faster than the defaults for float samples."""
     table = pa.table(
         {name: pa.array(samples[i], type=pa.float32()) for i, name in enumerate(channel_names)},
         metadata={k: str(v) for k, v in metadata.items()},
@@ -68,6 +68,7 @@ class RawStore:
         return rel.as_posix(), sha, len(data)
 
     def path(self, uri: str) -> Path:
+        """The file of a stored raw URI."""
         return self.data_root / uri
 
     def delete(self, uri: str) -> None:

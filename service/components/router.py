@@ -51,6 +51,7 @@ def put_geometry(turbine_id: str, sensor: Name, body: GeometryIn, session: Sessi
 
 @router.delete("/turbines/{turbine_id}/sensors/{sensor}/geometry", status_code=204)
 def delete_geometry(turbine_id: str, sensor: str, session: SessionDep) -> Response:
+    """Forget a sensor's configuration (explanations fall back to the assumed default)."""
     service.delete_geometry(session=session, turbine_name=turbine_id, sensor_name=sensor)
     session.commit()
     return Response(status_code=204)

@@ -62,6 +62,7 @@ def sensor_kinematics(row: SensorGeometry | None) -> SensorKinematics:
 
 
 def kinematics_for_sensor(*, session: Session, sensor_id: int) -> SensorKinematics:
+    """The kinematics of a sensor's shaft (the assumed default if unconfigured)."""
     row = session.scalar(select(SensorGeometry).where(SensorGeometry.sensor_id == sensor_id))
     return sensor_kinematics(row)
 
@@ -77,6 +78,7 @@ def _sensor(session: Session, turbine_name: str, sensor_name: str, create: bool)
 
 
 def geometry_out(turbine_name: str, sensor_name: str, row: SensorGeometry | None) -> GeometryOut:
+    """The response body of a sensor's geometry (configured or assumed)."""
     k = sensor_kinematics(row)
     cat = find_bearing(k.designation) if k.designation else None
     g = k.bearing

@@ -7,8 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.column_types import JSONType
-from service.db import Base, utcnow
+from service.db import Base, JSONType, utcnow
 
 
 class SensorGeometry(Base):

@@ -60,6 +60,7 @@ class Explained:
 
 
 def cache_path(root: Path, raw_sha: str, model_sha: str, method: str, target: int) -> Path:
+    """Where the map of (raw file, model, method, target) is cached."""
     key = hashlib.sha256(f"{MAP_VERSION}|{raw_sha}|{model_sha}|{method}|{target}".encode()
                          ).hexdigest()
     return root / "explanations" / key[:2] / f"{key}.npz"

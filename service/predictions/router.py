@@ -22,6 +22,7 @@ router = APIRouter(prefix="/predictions", tags=["predictions"])
 
 @router.get("/{prediction_id}", response_model=PredictionOut)
 def get_prediction(prediction_id: int, session: SessionDep) -> PredictionOut:
+    """One verdict with its probabilities and links."""
     return service.get_prediction(session=session, prediction_id=prediction_id)
 
 

@@ -17,6 +17,7 @@ from service.turbines.tables import Sensor, Turbine
 
 
 def prediction_out(p: Prediction, turbine: str, sensor: str, model_name: str) -> PredictionOut:
+    """The response body of one prediction, with its links."""
     return PredictionOut(
         id=p.id, batch_id=p.batch_id, turbine_id=turbine, sensor=sensor,
         recorded_at=p.recorded_at, created_at=p.created_at, label=p.label, score=p.score,
@@ -42,6 +43,7 @@ def _joined():
 
 
 def get_prediction(*, session: Session, prediction_id: int) -> PredictionOut:
+    """One prediction as a response body, or NotFound."""
     row = session.execute(_joined().where(Prediction.id == prediction_id)).first()
     if row is None:
         raise NotFound(f"prediction {prediction_id} not found")
@@ -57,6 +59,7 @@ def get_predictions(*, session: Session, prediction_ids: list[int]) -> dict[int,
 
 
 def get_prediction_row(*, session: Session, prediction_id: int) -> Prediction:
+    """One prediction row, or NotFound."""
     p = session.get(Prediction, prediction_id)
     if p is None:
         raise NotFound(f"prediction {prediction_id} not found")
@@ -64,10 +67,12 @@ def get_prediction_row(*, session: Session, prediction_id: int) -> Prediction:
 
 
 def encode_cursor(recorded_at: datetime, pid: int) -> str:
+    """An opaque keyset cursor for (recorded_at, id)."""
     return base64.urlsafe_b64encode(f"{recorded_at.isoformat()}|{pid}".encode()).decode()
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    """(recorded_at, id) of a cursor made by ``encode_cursor``."""
     try:
         ts, pid = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
         return datetime.fromisoformat(ts), int(pid)

@@ -13,11 +13,13 @@ router = APIRouter(prefix="/models", tags=["models"])
 
 @router.get("", response_model=list[ModelVersionOut])
 def list_models(session: SessionDep) -> list[ModelVersionOut]:
+    """Every registered model version."""
     return [ModelVersionOut.model_validate(v) for v in service.list_versions(session=session)]
 
 
 @router.get("/{version_id}", response_model=ModelVersionOut)
 def get_model(version_id: int, session: SessionDep) -> ModelVersionOut:
+    """One model version with its metrics and training data."""
     return ModelVersionOut.model_validate(service.get_version(session=session, version_id=version_id))
 
 

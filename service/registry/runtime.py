@@ -68,6 +68,7 @@ class ModelRuntime:
         return self._loaded[self._production_id]
 
     def by_id(self, *, session: Session, version_id: int) -> ServedModel:
+        """The classifier of version ``version_id`` (loaded once per process)."""
         if version_id in self._loaded:
             return self._loaded[version_id]
         return self.load(registry.get_version(session=session, version_id=version_id))

@@ -65,10 +65,12 @@ def register_checkpoint(
 
 
 def list_versions(*, session: Session) -> list[ModelVersion]:
+    """Every registered model version, oldest first."""
     return list(session.scalars(select(ModelVersion).order_by(ModelVersion.id.desc())))
 
 
 def get_version(*, session: Session, version_id: int) -> ModelVersion:
+    """One model version, or NotFound."""
     version = session.get(ModelVersion, version_id)
     if version is None:
         raise NotFound(f"model version {version_id} not found")
@@ -76,6 +78,7 @@ def get_version(*, session: Session, version_id: int) -> ModelVersion:
 
 
 def production(*, session: Session) -> ModelVersion | None:
+    """The production model version (None before the first promotion)."""
     return session.scalar(
         select(ModelVersion).where(ModelVersion.status == "production").order_by(
             ModelVersion.promoted_at.desc(), ModelVersion.id.desc()

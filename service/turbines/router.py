@@ -44,6 +44,7 @@ def put_turbine(
 
 @router.get("/{turbine_id}", response_model=TurbineOut)
 def get_turbine(turbine_id: str, session: SessionDep) -> TurbineOut:
+    """One turbine with its sensors and newest verdict."""
     turbine = service.get_turbine(session=session, name=turbine_id)
     return service.turbine_out(session=session, turbine=turbine)
 

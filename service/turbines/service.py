@@ -12,6 +12,7 @@ from service.turbines.tables import Sensor, Turbine
 
 
 def get_turbine(*, session: Session, name: str) -> Turbine:
+    """The turbine called ``name``, or NotFound."""
     turbine = session.scalar(select(Turbine).where(Turbine.name == name))
     if turbine is None:
         raise NotFound(f"turbine {name!r} not found")
@@ -44,6 +45,7 @@ def get_or_create_turbine(
 def get_or_create_sensor(
     *, session: Session, turbine: Turbine, name: str, component: str | None = None
 ) -> Sensor:
+    """The turbine's sensor called ``name``, created if new."""
     return _get_or_create(
         session, Sensor, [Sensor.turbine_id == turbine.id, Sensor.name == name],
         turbine_id=turbine.id, name=name, component=component,

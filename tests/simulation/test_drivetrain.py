@@ -55,7 +55,7 @@ def test_healthy_record_has_no_defect_line():
 
 
 def test_kinematics_match_standard_formulas():
-    # CWRU drive-end SKF 6205: 9 balls, d = 7.94 mm, D = 39.04 mm (DOMAIN.md: 3.5848 / 5.4152).
+    # CWRU drive-end SKF 6205: 9 balls, d = 7.94 mm, D = 39.04 mm (CWRU Bearing Data Center: 3.5848 / 5.4152).
     skf6205 = DrivetrainConfig(n_elements=9, ball_diameter_mm=7.94, pitch_diameter_mm=39.04)
     orders = skf6205.defect_orders()
     assert orders["BPFO"] == pytest.approx(3.5848, rel=2e-3)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -26,10 +25,8 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
-from pipelines.dsp.resample import resample_ratio
 from pipelines.features.inputs import model_inputs
 from pipelines.features.spec import InputSpec
-from pipelines.features.windows import window_starts
 
 CLASSES = ["normal", "inner_race", "outer_race", "ball"]
 CWRU_DIR = "cwru_12k_drive_end_dev"
@@ -206,14 +203,3 @@ def windows_dataset(recordings: Sequence[Recording], spec: InputSpec, stride_s: 
         return (np.zeros((0, *spec.input_shape), np.float32), np.zeros(0, np.int64),
                 np.zeros(0, dtype=object))
     return np.concatenate(xs), np.concatenate(ys).astype(np.int64), np.concatenate(gs)
-
-
-def window_spans_s(rec: Recording, spec: InputSpec, stride_s: float) -> np.ndarray:
-    """(W, 2) start/end times in the *source file* (s) of the windows ``windows_dataset`` cuts
-    from ``rec`` at ``stride_s`` (same arithmetic: window grid at the model's rate)."""
-    up, down = resample_ratio(rec.fs_hz, spec.fs_hz)
-    n_model = math.ceil(len(rec.signal) * up / down)  # resample_poly's output length (ceil)
-    stride = max(1, int(round(stride_s * spec.fs_hz)))
-    starts = window_starts(n_model, spec.window_len, stride=stride)
-    t0 = rec.start_s + starts / spec.fs_hz
-    return np.stack([t0, t0 + spec.window_s], axis=1)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipelines.dsp.resample import resample_ratio
 from pipelines.features.spec import InputSpec
+from pipelines.features.windows import window_starts
 from pipelines.learning.datasets import (
     CLASSES,
     Recording,
@@ -17,13 +21,23 @@ from pipelines.learning.datasets import (
     load_wind_turbine,
     split_blocks,
     split_by,
-    window_spans_s,
     windows_dataset,
 )
 from tests.conftest import DATASETS
 
 SPEC = InputSpec(kind="spectrum", fs_hz=2000.0, n_fft=128, n_bins=48)
 SPEC_2D = InputSpec(kind="spectrogram", fs_hz=2000.0, n_fft=32, n_bins=16, hop=16, n_frames=8)
+
+
+def window_spans_s(rec: Recording, spec: InputSpec, stride_s: float) -> np.ndarray:
+    """(W, 2) start/end times in the *source file* (s) of the windows ``windows_dataset`` cuts
+    from ``rec`` at ``stride_s`` (same arithmetic: window grid at the model's rate)."""
+    up, down = resample_ratio(rec.fs_hz, spec.fs_hz)
+    n_model = math.ceil(len(rec.signal) * up / down)  # resample_poly's output length (ceil)
+    stride = max(1, int(round(stride_s * spec.fs_hz)))
+    starts = window_starts(n_model, spec.window_len, stride=stride)
+    t0 = rec.start_s + starts / spec.fs_hz
+    return np.stack([t0, t0 + spec.window_s], axis=1)
 
 
 def rec(rid: str, label: str | None = "ball", load: int = 0, n: int = 4000,

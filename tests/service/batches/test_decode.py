@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from datetime import UTC, datetime
 
 import numpy as np
@@ -32,7 +33,7 @@ def arrow_body(columns: dict, metadata: dict | None = None, chunks: int = 1, **o
     table = pa.table(columns, metadata=META if metadata is None else metadata)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema, options=pa.ipc.IpcWriteOptions(**opts)) as w:
-        w.write_table(table, max_chunksize=max(1, -(-table.num_rows // chunks)))
+        w.write_table(table, max_chunksize=max(1, math.ceil(table.num_rows / chunks)))
     return sink.getvalue().to_pybytes()
 
 

@@ -41,3 +41,40 @@ def test_promote_switches_the_serving_model_and_rollback_restores_it(client, ses
     # Every stored prediction keeps the version that made it.
     hist = client.get("/api/v1/turbines/WT-R/predictions").json()["items"]
     assert [p["model_version"]["id"] for p in hist] == [prod["id"], cand["id"], prod["id"]]
+
+
+def _broken_candidate(session_factory, settings, tmp_path) -> int:
+    """A registered candidate whose stored weights were damaged after registration."""
+    import torch
+
+    from models.checkpoint import build_model, save_checkpoint
+    from pipelines.features.spec import SPECTRUM_SPEC
+
+    torch.manual_seed(20_261_201)
+    model = build_model("cnn1d", {"n_classes": 4, "n_bins": SPECTRUM_SPEC.n_bins})
+    meta = {"classes": ["normal", "inner_race", "outer_race", "ball"],
+            "input_spec": SPECTRUM_SPEC.to_dict()}
+    save_checkpoint(model, meta, tmp_path / "damaged-cnn1d")
+    with session_factory() as s:
+        v = registry.register_checkpoint(session=s, settings=settings,
+                                         json_path=tmp_path / "damaged-cnn1d.json")
+        s.commit()
+        artifact = settings.data_root / v.artifact_path
+        version_id = v.id
+    artifact.with_suffix(".safetensors").write_bytes(b"not a checkpoint")
+    return version_id
+
+
+def test_a_damaged_artifact_is_a_503_in_the_api_and_a_message_on_the_page(
+        client, session_factory, settings, tmp_path):
+    from fastapi.testclient import TestClient
+
+    prod = next(m for m in client.get("/api/v1/models").json() if m["status"] == "production")
+    broken = _broken_candidate(session_factory, settings, tmp_path)
+    r = client.post(f"/api/v1/models/{broken}/promote", json={"by": "t", "reason": "x"})
+    assert r.status_code == 503 and "cannot be loaded" in r.json()["detail"]
+    pages = TestClient(client.app, follow_redirects=False)
+    r = pages.post(f"/models/{broken}/promote", data={"by": "t"})
+    assert r.status_code == 303 and "cannot+be+loaded" in r.headers["location"]
+    now = next(m for m in client.get("/api/v1/models").json() if m["status"] == "production")
+    assert now["id"] == prod["id"]  # nothing switched

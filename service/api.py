@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from service.alarms.router import router as alarms_router
+from service.baselines.router import router as baselines_router
 from service.batches.router import router as batches_router
 from service.components.router import router as components_router
 from service.predictions.router import router as predictions_router
@@ -18,5 +19,5 @@ from service.turbines.router import router as turbines_router
 
 api_router = APIRouter(prefix=API_PREFIX)
 for _router in (batches_router, turbines_router, predictions_router, registry_router,
-                alarms_router, components_router):
+                alarms_router, components_router, baselines_router):
     api_router.include_router(_router)

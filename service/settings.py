@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipelines.baselines.model import DEFAULT_THRESHOLD
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_MODEL_DIR = REPO_ROOT / "models" / "bundled"
 API_PREFIX = "/api/v1"  # every API route lives under it (service/api.py)
@@ -63,6 +65,14 @@ class Settings(BaseSettings):
     model_refresh_s: float = Field(
         default=2.0, ge=0, description="How often a worker checks the registry for a new "
         "production model (hot switch without restart).",
+    )
+    baseline_snapshots: int = Field(
+        default=20, ge=5, le=1000, description="Snapshots a sensor's healthy baseline is "
+        "learnt from before its anomaly score is computed.",
+    )
+    anomaly_threshold: float = Field(
+        default=DEFAULT_THRESHOLD, gt=0, description="Anomaly score above which a snapshot counts against "
+        "the baseline (calibrated: 5 % of healthy snapshots; see README).",
     )
     demo_fleet: bool = Field(
         default=False, description="`serve` also runs a simulated gateway feeding a demo fleet."

@@ -1,6 +1,7 @@
 """Imports every feature's tables so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from service.alarms.tables import Alarm, AlarmBatch, AlarmEvent
+from service.baselines.tables import SensorBaseline
 from service.batches.tables import Batch, Indicator
 from service.components.tables import SensorGeometry
 from service.db import Base
@@ -9,4 +10,4 @@ from service.registry.tables import ModelVersion
 from service.turbines.tables import Sensor, Turbine
 
 __all__ = ["Alarm", "AlarmBatch", "AlarmEvent", "Base", "Batch", "Indicator", "ModelVersion",
-           "Prediction", "Sensor", "SensorGeometry", "Turbine"]
+           "Prediction", "Sensor", "SensorBaseline", "SensorGeometry", "Turbine"]

@@ -1,4 +1,5 @@
-"""Pure alarm rules: fault-probability hysteresis (N of the last M), VDI 3834-1 zones, severity.
+"""Pure alarm rules: fault-probability and anomaly-score hysteresis (N of the last M), VDI 3834-1
+zones, severity.
 
 No database here: the service feeds these functions numbers and stores what they decide.
 
@@ -61,21 +62,58 @@ def policy_for(fault: str, policies: dict[str, AlarmPolicy] | None = None) -> Al
     return (FAULT_POLICIES if policies is None else policies).get(fault, DEFAULT_POLICY)
 
 
-def hysteresis_met(probabilities_newest_first: Sequence[float], policy: AlarmPolicy) -> bool:
-    """True when the newest probability exceeds the threshold and at least ``n`` of the newest
-    ``m`` do. Requiring the newest to exceed means a normal-looking snapshot never refreshes an
-    alarm (nor gets linked to it and later labelled with its fault)."""
-    window = np.asarray(probabilities_newest_first[: policy.m], dtype=np.float64)
+@dataclass(frozen=True)
+class AnomalyPolicy:
+    """When the anomaly score opens an alarm: score > the baseline's threshold in ``n`` of the
+    last ``m`` scored snapshots of the sensor (same baseline version, the newest included and
+    itself above); "major" from ``major_ratio`` x the threshold."""
+
+    n: int = 3
+    m: int = 5
+    major_ratio: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.n <= self.m:
+            raise ValueError(f"need 1 <= n <= m, got n={self.n}, m={self.m}")
+
+    def at(self, threshold: float) -> ScoreWindow:
+        """The N-of-M window at the baseline's score threshold."""
+        return ScoreWindow(threshold, self.n, self.m, self.major_ratio * threshold)
+
+
+@dataclass(frozen=True)
+class ScoreWindow:
+    """An N-of-M window over unbounded scores (``AlarmPolicy`` is for probabilities)."""
+
+    threshold: float
+    n: int
+    m: int
+    major_at: float
+
+
+ANOMALY_POLICY = AnomalyPolicy()
+
+
+def hysteresis_met(values_newest_first: Sequence[float | None],
+                   policy: AlarmPolicy | ScoreWindow) -> bool:
+    """True when the newest value exceeds the threshold and at least ``n`` of the newest ``m``
+    do (None counts as not exceeding). Requiring the newest to exceed means a normal-looking
+    snapshot never refreshes an alarm (nor gets linked to it and later labelled with its fault)."""
+    window = _window(values_newest_first, policy.m)
     if window.size == 0 or not window[0] > policy.threshold:
         return False
     return int(np.count_nonzero(window > policy.threshold)) >= policy.n
 
 
-def exceeding(probabilities_newest_first: Sequence[float], policy: AlarmPolicy) -> np.ndarray:
+def exceeding(values_newest_first: Sequence[float | None],
+              policy: AlarmPolicy | ScoreWindow) -> np.ndarray:
     """Indices (into the newest ``m``) of the predictions above the threshold: the ones that
     raised an alarm when it opens."""
-    window = np.asarray(probabilities_newest_first[: policy.m], dtype=np.float64)
-    return np.flatnonzero(window > policy.threshold)
+    return np.flatnonzero(_window(values_newest_first, policy.m) > policy.threshold)
+
+
+def _window(values: Sequence[float | None], m: int) -> np.ndarray:
+    return np.array([-np.inf if v is None else v for v in values[:m]], dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -133,6 +171,13 @@ def zone_severity(value: float, limits: ZoneLimits) -> str | None:
     if zone == "C":
         return "major" if value >= (limits.bc + limits.cd) / 2 else "minor"
     return None
+
+
+def anomaly_severity(score: float, window: ScoreWindow, zone: str | None = None) -> str:
+    """"critical" with zone D, "major" from ``window.major_at`` (2 x threshold), else "minor"."""
+    if zone == "D":
+        return "critical"
+    return "major" if score >= window.major_at else "minor"
 
 
 def fault_severity(probability: float, policy: AlarmPolicy, zone: str | None = None) -> str:

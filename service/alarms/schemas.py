@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 State = Literal["open", "acknowledged", "closed"]
-Kind = Literal["fault", "zone"]
+Kind = Literal["fault", "zone", "anomaly"]
 Severity = Literal["warning", "minor", "major", "critical"]
 
 

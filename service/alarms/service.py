@@ -95,21 +95,56 @@ def _fault_triggers(session: Session, prediction: Prediction, zone: str | None,
     return out
 
 
+def _anomaly_triggers(session: Session, prediction: Prediction, zone: str | None,
+                      policy: rules.AnomalyPolicy) -> list[Trigger]:
+    """An ``anomaly`` trigger when the hysteresis is met over the sensor's newest scored
+    snapshots of the same baseline version; none while the baseline is learnt."""
+    score, threshold = prediction.anomaly_score, prediction.anomaly_threshold
+    if score is None or threshold is None or prediction.baseline_version is None:
+        return []
+    window = policy.at(threshold)
+    older = session.execute(
+        select(Prediction.anomaly_score, Prediction.batch_id)
+        .where(Prediction.sensor_id == prediction.sensor_id, Prediction.id != prediction.id,
+               Prediction.baseline_version == prediction.baseline_version,
+               Prediction.anomaly_score.is_not(None))
+        .where(or_(Prediction.recorded_at < prediction.recorded_at,
+                   and_(Prediction.recorded_at == prediction.recorded_at,
+                        Prediction.id < prediction.id)))
+        .order_by(Prediction.recorded_at.desc(), Prediction.id.desc())
+        .limit(window.m - 1)
+    ).all()
+    history = [(score, prediction.batch_id), *older]
+    scores = [s for s, _ in history]
+    if not rules.hysteresis_met(scores, window):
+        return []
+    idx = rules.exceeding(scores, window)
+    return [Trigger(
+        "anomaly", "baseline", rules.anomaly_severity(score, window, zone), threshold,
+        value=score, batch_ids=[history[i][1] for i in idx],
+        details={"n": window.n, "m": window.m, "exceeded": len(idx), "snapshot_zone": zone,
+                 "baseline_version": prediction.baseline_version},
+    )]
+
+
 def evaluate_alarms(
     *, session: Session, batch: Batch, prediction: Prediction, turbine: Turbine,
     policies: dict[str, rules.AlarmPolicy] | None = None,
     zone_limits: dict[str, dict[str, rules.ZoneLimits]] | None = None,
+    anomaly_policy: rules.AnomalyPolicy = rules.ANOMALY_POLICY,
 ) -> list[Alarm]:
     """Open or update the alarms this snapshot raises; no commit (the caller's transaction).
 
     Zone alarms fire on the snapshot alone; fault alarms on N of the last M predictions of the
-    sensor. Returns the alarms opened or updated."""
+    sensor; anomaly alarms on N of the last M anomaly scores against its healthy baseline.
+    Returns the alarms opened or updated."""
     sensor = session.get(Sensor, batch.sensor_id)
     component = rules.component_of(sensor.name, sensor.component)
     limits = (rules.ZONE_LIMITS if zone_limits is None else zone_limits).get(component, {})
     zone_triggers = _zone_triggers(batch, limits)
     worst = rules.worst_zone([t.zone for t in zone_triggers])
-    triggers = zone_triggers + _fault_triggers(session, prediction, worst, policies)
+    triggers = (zone_triggers + _fault_triggers(session, prediction, worst, policies)
+                + _anomaly_triggers(session, prediction, worst, anomaly_policy))
     return [_raise(session, turbine.id, sensor.id, component, t, batch, prediction)
             for t in triggers]
 

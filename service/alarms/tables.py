@@ -12,13 +12,14 @@ from service.db import Base, JSONType, utcnow
 # States and the transitions a person may make (the system only opens and escalates).
 OPEN, ACKNOWLEDGED, CLOSED = "open", "acknowledged", "closed"
 STATES = (OPEN, ACKNOWLEDGED, CLOSED)
-KINDS = ("fault", "zone")
+KINDS = ("fault", "zone", "anomaly")
 OUTCOMES = ("confirmed", "false_alarm")
 
 
 class Alarm(Base):
-    """One alarm of a turbine's sensor: a fault class (``kind="fault"``, ``code`` = class) or an
-    indicator zone (``kind="zone"``, ``code`` = indicator name). Repeats update it in place."""
+    """One alarm of a turbine's sensor: a fault class (``kind="fault"``, ``code`` = class), an
+    indicator zone (``kind="zone"``, ``code`` = indicator name) or a departure from the sensor's
+    healthy baseline (``kind="anomaly"``, ``code="baseline"``). Repeats update it in place."""
 
     __tablename__ = "alarms"
 
@@ -34,9 +35,9 @@ class Alarm(Base):
     # active alarm per (turbine, sensor, kind, code) on both dialects (NULLs never collide), so
     # concurrent ingests cannot open a duplicate: the loser's insert fails and it updates instead.
     active: Mapped[bool | None]
-    threshold: Mapped[float]  # class threshold, or the zone's B/C limit
+    threshold: Mapped[float]  # class threshold, the zone's B/C limit, or the anomaly threshold
     peak_probability: Mapped[float | None]
-    peak_value: Mapped[float | None]  # indicator value (zone alarms), in the indicator's unit
+    peak_value: Mapped[float | None]  # indicator value (zone alarms) or anomaly score
     zone: Mapped[str | None] = mapped_column(String(4))  # worst zone seen: "C" or "D"
     count: Mapped[int] = mapped_column(default=1)  # snapshots that raised or repeated it
     details: Mapped[dict] = mapped_column(JSONType, default=dict)

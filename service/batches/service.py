@@ -14,9 +14,11 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from pipelines.baselines.features import snapshot_features
 from pipelines.features.spec import InputSpec
 from pipelines.inference.snapshot import SnapshotAnalysis, analyse_snapshot, validate_snapshot
 from service.alarms.service import evaluate_alarms
+from service.baselines import service as baselines
 from service.batches.decode import DecodedBatch
 from service.batches.storage import RawStore
 from service.batches.tables import Batch, Indicator
@@ -95,11 +97,17 @@ def store_batch(
     decoded: DecodedBatch, analysis: SnapshotAnalysis, model: ServedModel, content_type: str,
     body_sha256: str, idempotency_key: str | None, label: str | None = None,
     label_source: str | None = None, raw: tuple[str, str, int] | None = None,
+    detection: baselines.DetectionConfig | None = None, features: dict[str, float] | None = None,
 ) -> IngestResult:
     """Write the raw file (unless ``raw`` says where it already is) and all rows in one
-    transaction (commit included). On any failure the file is removed again."""
+    transaction (commit included). On any failure the file is removed again.
+
+    ``features``: the snapshot's scale-free detection features (computed here if not given;
+    the diagnosis stage may add its own); ``detection``: how new baselines are made."""
     uri, sha, nbytes = raw or write_raw(store, turbine_name, decoded)
     try:
+        if features is None:
+            features = snapshot_features(decoded.samples, decoded.meta.sample_rate_hz)
         turbine = turbines.get_or_create_turbine(
             session=session, name=turbine_name, auto_register=auto_register
         )
@@ -108,6 +116,7 @@ def store_batch(
         result = _insert_rows(
             session, turbine, sensor.id, uri, sha, nbytes, decoded, analysis, model,
             content_type, body_sha256, idempotency_key, label, label_source,
+            features, detection or baselines.DetectionConfig(),
         )
         session.commit()
         return result
@@ -127,7 +136,8 @@ def store_batch(
 
 
 def _insert_rows(session, turbine, sensor_id, uri, sha, nbytes, decoded, analysis, model,
-                 content_type, body_sha256, idempotency_key, label, label_source) -> IngestResult:
+                 content_type, body_sha256, idempotency_key, label, label_source, features,
+                 detection) -> IngestResult:
     meta, names = decoded.meta, decoded.channel_names
     batch = Batch(
         turbine_id=turbine.id, sensor_id=sensor_id, recorded_at=meta.recorded_at,
@@ -155,6 +165,7 @@ def _insert_rows(session, turbine, sensor_id, uri, sha, nbytes, decoded, analysi
             for name, row in zip(names, analysis.per_channel_probabilities, strict=True)
         },
         n_windows=int(analysis.n_windows),
+        **_detection_columns(session, sensor_id, features, meta.sample_rate_hz, detection),
     )
     session.add(prediction)
     session.flush()
@@ -169,6 +180,15 @@ def _insert_rows(session, turbine, sensor_id, uri, sha, nbytes, decoded, analysi
     session.execute(update(Turbine).where(Turbine.id == turbine.id).values(last_received_at=utcnow()))
     evaluate_alarms(session=session, batch=batch, prediction=prediction, turbine=turbine)
     return IngestResult(batch, prediction, turbine, replayed=False)
+
+
+def _detection_columns(session, sensor_id, features, fs_hz, config) -> dict:
+    """Learn from or score the snapshot against the sensor's baseline; the prediction's columns."""
+    d = baselines.observe(session=session, sensor_id=sensor_id, features=features, fs_hz=fs_hz,
+                          config=config)
+    return {"features": features, "anomaly_score": d.score, "anomaly_threshold": d.threshold,
+            "baseline_version": d.version, "baseline_state": d.state, "baseline_n_seen": d.n_seen,
+            "baseline_n_required": d.n_required}
 
 
 INDICATOR_KEYS = ("rms_accel_m_s2", "rms_velocity_mm_s", "peak_accel_m_s2", "crest_factor", "kurtosis")
@@ -215,6 +235,7 @@ def ingest(
         model=model, content_type=content_type, body_sha256=body_sha256,
         idempotency_key=idempotency_key, label=label, label_source=label_source,
         raw=pending.result(),
+        detection=baselines.DetectionConfig(settings.baseline_snapshots, settings.anomaly_threshold),
     )
 
 

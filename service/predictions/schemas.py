@@ -12,6 +12,19 @@ class ModelRef(BaseModel):
     name: str
 
 
+class DetectionOut(BaseModel):
+    """Detection: how far the snapshot is from its sensor's healthy baseline."""
+
+    score: float | None = Field(description="Anomaly score (RMS robust z); null while learning.")
+    threshold: float | None
+    state: str = Field(description="learning | ready")
+    n_seen: int | None = Field(description="Snapshots in the baseline (so far, while learning).")
+    n_required: int | None
+    version: int | None
+    is_anomalous: bool | None = Field(description="score > threshold; null while learning.")
+    message: str
+
+
 class PredictionOut(BaseModel):
     id: int
     batch_id: int
@@ -25,6 +38,8 @@ class PredictionOut(BaseModel):
     per_channel: dict[str, dict[str, float]]
     n_windows: int
     model_version: ModelRef
+    detection: DetectionOut | None = Field(
+        default=None, description="Null for predictions stored before detection existed.")
     links: dict[str, str]
 
 

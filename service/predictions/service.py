@@ -9,11 +9,31 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from service.errors import BadRequest, NotFound
-from service.predictions.schemas import ModelRef, PredictionOut
+from service.predictions.schemas import DetectionOut, ModelRef, PredictionOut
 from service.predictions.tables import Prediction
 from service.registry.tables import ModelVersion
 from service.settings import API_PREFIX
 from service.turbines.tables import Sensor, Turbine
+
+
+def detection_out(p: Prediction) -> DetectionOut | None:
+    """The detection stage's verdict stored with a prediction (None before it existed)."""
+    if p.baseline_state is None:
+        return None
+    if p.anomaly_score is None:
+        msg = (f"baseline still being learnt: {p.baseline_n_seen} of {p.baseline_n_required} "
+               "snapshots; no anomaly score yet" if p.baseline_state == "learning"
+               else "no feature of this snapshot matches the baseline's; no anomaly score")
+        anomalous = None
+    else:
+        anomalous = p.anomaly_score > (p.anomaly_threshold or 0.0)
+        msg = (f"{'anomalous' if anomalous else 'within'} the healthy baseline v"
+               f"{p.baseline_version}: score {p.anomaly_score:.2f} vs threshold "
+               f"{p.anomaly_threshold:g}")
+    return DetectionOut(score=p.anomaly_score, threshold=p.anomaly_threshold,
+                        state=p.baseline_state, n_seen=p.baseline_n_seen,
+                        n_required=p.baseline_n_required, version=p.baseline_version,
+                        is_anomalous=anomalous, message=msg)
 
 
 def prediction_out(p: Prediction, turbine: str, sensor: str, model_name: str) -> PredictionOut:
@@ -23,6 +43,7 @@ def prediction_out(p: Prediction, turbine: str, sensor: str, model_name: str) ->
         recorded_at=p.recorded_at, created_at=p.created_at, label=p.label, score=p.score,
         probabilities=p.probabilities, per_channel=p.per_channel, n_windows=p.n_windows,
         model_version=ModelRef(id=p.model_version_id, name=model_name),
+        detection=detection_out(p),
         links={
             "self": f"{API_PREFIX}/predictions/{p.id}",
             "batch": f"{API_PREFIX}/batches/{p.batch_id}",

@@ -29,6 +29,16 @@ class Prediction(Base):
     probabilities: Mapped[dict[str, float]] = mapped_column(JSONType)
     per_channel: Mapped[dict[str, dict[str, float]]] = mapped_column(JSONType)
     n_windows: Mapped[int]
+    # Detection against the sensor's healthy baseline: the snapshot's scale-free features (kept
+    # so that a period marked healthy can be fitted without re-reading raw files), the anomaly
+    # score (NULL while the baseline is learnt) and the baseline version and state it met.
+    features: Mapped[dict[str, float] | None] = mapped_column(JSONType)
+    anomaly_score: Mapped[float | None]
+    anomaly_threshold: Mapped[float | None]
+    baseline_version: Mapped[int | None]
+    baseline_state: Mapped[str | None] = mapped_column(String(16))
+    baseline_n_seen: Mapped[int | None]
+    baseline_n_required: Mapped[int | None]
 
     __table_args__ = (
         Index("ix_predictions_turbine_recorded", "turbine_id", "recorded_at", "id"),

@@ -11,7 +11,8 @@ from service.migrate import downgrade, upgrade
 from service.tables import Base
 from tests.conftest import backend_url
 
-TABLES = {"turbines", "sensors", "batches", "indicators", "predictions", "model_versions"}
+TABLES = {"turbines", "sensors", "batches", "indicators", "predictions", "model_versions",
+          "sensor_baselines"}
 
 
 @pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -31,5 +32,22 @@ def test_upgrade_downgrade_upgrade(db, tmp_path):
         assert names >= TABLES
         idx = {i["name"] for i in inspect(engine).get_indexes("predictions")}
         assert "ix_predictions_turbine_recorded" in idx
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_baselines_revision_down_and_up(db, tmp_path):
+    url = backend_url(db, tmp_path, "migrations_0004")
+    upgrade(url)
+    engine = create_engine(url)
+    try:
+        downgrade(url, "0003")
+        assert "sensor_baselines" not in inspect(engine).get_table_names()
+        cols = {c["name"] for c in inspect(engine).get_columns("predictions")}
+        assert not cols & {"features", "anomaly_score", "baseline_version"}
+        upgrade(url, "0004")
+        cols = {c["name"] for c in inspect(engine).get_columns("predictions")}
+        assert {"features", "anomaly_score", "anomaly_threshold", "baseline_state"} <= cols
     finally:
         engine.dispose()

@@ -106,3 +106,17 @@ def test_severity_and_zone_ordering():
     assert rules.worst_zone(["C", "A/B", "D"]) == "D"
     assert rules.worst_zone(["A/B", "C"]) == "C"
     assert rules.worst_zone([]) is None
+
+
+def test_anomaly_window_counts_unscored_snapshots_as_below():
+    w = rules.ANOMALY_POLICY.at(3.6)
+    assert (w.threshold, w.n, w.m, w.major_at) == (3.6, 3, 5, 7.2)
+    assert rules.hysteresis_met([5.0, 4.0, None, 3.7, 1.0], w)
+    assert not rules.hysteresis_met([5.0, None, None, 3.7, 1.0], w)
+    assert not rules.hysteresis_met([3.0, 5.0, 5.0, 5.0], w)  # the newest must exceed
+    assert list(rules.exceeding([5.0, 4.0, None, 3.7, 9.0, 9.0], w)) == [0, 1, 3, 4]
+    assert rules.anomaly_severity(8.0, w) == "major"
+    assert rules.anomaly_severity(4.0, w) == "minor"
+    assert rules.anomaly_severity(4.0, w, zone="D") == "critical"
+    with pytest.raises(ValueError):
+        rules.AnomalyPolicy(n=6, m=5)

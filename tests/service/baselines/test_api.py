@@ -1,0 +1,149 @@
+"""Baselines through the API on SQLite and PostgreSQL: learning k of N, ready, scoring, reset,
+marking a period healthy, the detection in the batch and prediction responses, bad input."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+
+from service.tables import Alarm, SensorBaseline
+from tests.service.bodies import ARROW, arrow_body, meta, signal
+
+N_REQUIRED = 5
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+BASE = "/api/v1/turbines/{}/sensors/{}/baseline"
+
+
+@pytest.fixture
+def settings(base_settings):
+    return base_settings.model_copy(update={"baseline_snapshots": N_REQUIRED})
+
+
+def impacts(seed: int, n: int = 51_200, fs: float = 25_600.0) -> np.ndarray:
+    """The healthy test signal plus a ringing impact every 10 ms (a bearing-defect-like change)."""
+    x = signal(seed=seed)
+    t = np.arange(256) / fs
+    ring = (0.6 * np.exp(-t * 900) * np.sin(2 * np.pi * 4_000 * t)).astype(np.float32)
+    for s in range(0, n - 256, 256):
+        x[:, s:s + 256] += ring
+    return x
+
+
+def post(client, i: int, x: np.ndarray | None = None, turbine: str = "WT-B01",
+         sensor: str = "gearbox_hss") -> dict:
+    at = (T0 + timedelta(minutes=10 * i)).isoformat().replace("+00:00", "Z")
+    body = arrow_body(signal(seed=i) if x is None else x, meta(at, sensor=sensor))
+    r = client.post(f"/api/v1/turbines/{turbine}/batches", content=body,
+                    headers={"Content-Type": ARROW})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def n_versions(session_factory) -> int:
+    with session_factory() as s:
+        return s.scalar(select(func.count()).select_from(SensorBaseline))
+
+
+def test_learning_then_ready_then_scored(client):
+    for i in range(N_REQUIRED):
+        d = post(client, i)["prediction"]["detection"]
+        assert d["state"] == "learning" and d["score"] is None and d["is_anomalous"] is None
+        assert (d["n_seen"], d["n_required"], d["version"]) == (i + 1, N_REQUIRED, 1)
+        assert "still being learnt" in d["message"]
+    b = client.get(BASE.format("WT-B01", "gearbox_hss")).json()
+    assert (b["state"], b["version"], b["n_seen"], b["source"]) == ("ready", 1, N_REQUIRED, "first_n")
+    assert "log_kurtosis" in b["median"] and b["fitted_at"] is not None
+    healthy = post(client, 10)["prediction"]
+    d = healthy["detection"]
+    assert d["state"] == "ready" and d["is_anomalous"] is False and d["score"] < d["threshold"]
+    faulty = post(client, 11, impacts(11))["prediction"]["detection"]
+    assert faulty["is_anomalous"] is True and faulty["score"] > 3 * faulty["threshold"]
+    again = client.get(f"/api/v1/predictions/{healthy['id']}").json()["detection"]
+    assert again == d
+
+
+def test_anomaly_alarm_after_n_of_m_never_while_learning(client, session_factory):
+    for i in range(N_REQUIRED):  # impulsive from the start: that is this sensor's normal
+        post(client, i, impacts(i), sensor="learnt_noisy")
+    for i in range(N_REQUIRED):
+        post(client, i)
+    for i in range(N_REQUIRED, N_REQUIRED + 2):
+        post(client, i, impacts(i))
+    alarms = client.get("/api/v1/alarms", params={"kind": "anomaly"}).json()["items"]
+    assert alarms == []  # 2 of 5 above: not yet
+    post(client, N_REQUIRED + 2, impacts(N_REQUIRED + 2))
+    alarms = client.get("/api/v1/alarms", params={"kind": "anomaly"}).json()["items"]
+    assert len(alarms) == 1
+    a = alarms[0]
+    assert (a["sensor"], a["code"], a["state"]) == ("gearbox_hss", "baseline", "open")
+    assert a["peak_value"] > a["threshold"]
+    with session_factory() as s:
+        assert s.scalar(select(Alarm.details).where(Alarm.id == a["id"]))["baseline_version"] == 1
+
+
+def test_reset_starts_a_new_learning_version_and_keeps_the_old(client):
+    for i in range(N_REQUIRED + 1):
+        post(client, i)
+    r = client.post(BASE.format("WT-B01", "gearbox_hss") + "/reset")
+    assert r.status_code == 201, r.text
+    b = r.json()
+    assert (b["state"], b["version"], b["n_seen"]) == ("learning", 2, 0)
+    assert [v["version"] for v in b["versions"]] == [2, 1]
+    assert b["versions"][1]["reset_at"] is not None
+    d = post(client, 20)["prediction"]["detection"]
+    assert (d["state"], d["version"], d["n_seen"]) == ("learning", 2, 1)
+
+
+def test_mark_period_healthy_fits_from_stored_features(client):
+    for i in range(8):
+        post(client, i)
+    start, end = T0.isoformat(), (T0 + timedelta(minutes=10 * 6)).isoformat()
+    r = client.post(BASE.format("WT-B01", "gearbox_hss") + "/fit", json={"start": start, "end": end})
+    assert r.status_code == 201, r.text
+    b = r.json()
+    assert (b["state"], b["version"], b["source"], b["n_seen"]) == ("ready", 2, "marked_period", 6)
+    assert b["period_start"].startswith("2026-11-01T00:00")
+    d = post(client, 30)["prediction"]["detection"]
+    assert (d["state"], d["version"]) == ("ready", 2) and d["score"] is not None
+
+
+@pytest.mark.parametrize(("body", "status", "needle"), [
+    ({"start": "2026-11-01T02:00:00Z", "end": "2026-11-01T01:00:00Z"}, 422, "must be before"),
+    ({"start": "2026-11-01T01:00:00Z", "end": "2026-11-01T01:00:00Z"}, 422, "must be before"),
+    ({"start": "2025-01-01T00:00:00Z", "end": "2025-02-01T00:00:00Z"}, 422, "holds 0 snapshots"),
+    ({"start": "2026-11-01T00:00:00", "end": "2026-11-02T00:00:00Z"}, 422, "timezone"),
+    ({"start": "2026-11-01T00:00:00Z"}, 422, "end"),
+])
+def test_bad_periods_are_refused_and_write_nothing(client, session_factory, body, status, needle):
+    post(client, 0)
+    before = n_versions(session_factory)
+    r = client.post(BASE.format("WT-B01", "gearbox_hss") + "/fit", json=body)
+    assert r.status_code == status, r.text
+    assert needle in r.text
+    assert n_versions(session_factory) == before
+
+
+def test_too_few_snapshots_in_the_period(client, session_factory):
+    for i in range(3):
+        post(client, i)
+    before = n_versions(session_factory)
+    r = client.post(BASE.format("WT-B01", "gearbox_hss") + "/fit",
+                    json={"start": "2026-11-01T00:00:00Z", "end": "2026-11-02T00:00:00Z"})
+    assert r.status_code == 422 and "holds 3 snapshots" in r.json()["detail"]
+    assert n_versions(session_factory) == before
+
+
+@pytest.mark.parametrize(("turbine", "sensor", "needle"), [("WT-B01", "nope", "no sensor 'nope'"),
+                                                          ("WT-NOPE", "gearbox_hss", "not found")])
+def test_unknown_turbine_or_sensor_is_404(client, session_factory, turbine, sensor, needle):
+    post(client, 0)
+    before = n_versions(session_factory)
+    url = BASE.format(turbine, sensor)
+    for r in (client.get(url), client.post(url + "/reset"),
+              client.post(url + "/fit", json={"start": "2026-11-01T00:00:00Z",
+                                              "end": "2026-11-02T00:00:00Z"})):
+        assert r.status_code == 404 and needle in r.json()["detail"]
+    assert n_versions(session_factory) == before

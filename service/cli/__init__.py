@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from service.cli.baselines import baselines_app
 from service.cli.data import import_recordings, simulate
 from service.cli.geometry import geometry_app
 from service.cli.models import models_app
@@ -21,3 +22,4 @@ app.command("evaluate")(evaluate_command)
 app.command("explain-eval")(explain_eval_command)
 app.add_typer(models_app, name="models")
 app.add_typer(geometry_app, name="geometry")
+app.add_typer(baselines_app, name="baselines")

@@ -17,9 +17,8 @@ PATH = "/turbines/{turbine_id}/sensors/{sensor}/baseline"
 
 def version_out(row: SensorBaseline) -> BaselineVersionOut:
     """The summary of one baseline version."""
-    n_seen = len(row.samples or []) if row.state == LEARNING else (row.n_fitted or 0)
     return BaselineVersionOut(
-        version=row.version, state=row.state, source=row.source, n_seen=n_seen,
+        version=row.version, state=row.state, source=row.source, n_seen=service.n_seen(row),
         n_required=row.n_required, created_at=row.created_at, fitted_at=row.fitted_at,
         reset_at=row.reset_at, period_start=row.period_start, period_end=row.period_end)
 

@@ -58,6 +58,11 @@ def current(session: Session, sensor_id: int, lock: bool = False) -> SensorBasel
     return session.scalar(stmt)
 
 
+def n_seen(row: SensorBaseline) -> int:
+    """Snapshots collected so far (learning) or fitted from (ready)."""
+    return len(row.samples or []) if row.state == LEARNING else (row.n_fitted or 0)
+
+
 def as_baseline(row: SensorBaseline) -> model.Baseline:
     """The fitted statistics of a ready row as a ``pipelines.baselines.model.Baseline``."""
     names = tuple(row.feature_names or ())

@@ -16,6 +16,7 @@ from service.alarms import service as alarms
 from service.batches.tables import Batch
 from service.dashboard import fleet, views
 from service.dashboard.actions import router as actions_router
+from service.dashboard.baseline_forms import router as baseline_forms_router
 from service.dashboard.render import PAGE_SIZE, page_count, templates
 from service.deps import SessionDep, SettingsDep, StoreDep
 from service.errors import BadRequest, NotFound
@@ -24,6 +25,7 @@ from service.turbines import service as turbines
 
 router = APIRouter(include_in_schema=False)
 router.include_router(actions_router)
+router.include_router(baseline_forms_router)
 STATIC_DIR = Path(__file__).parent / "static"  # mounted at /static by service.main
 RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30),
           "1y": timedelta(days=365)}
@@ -63,7 +65,8 @@ def _parse_time(value: str | None) -> datetime | None:
 
 @router.get("/turbines/{name}", response_class=HTMLResponse)
 def turbine_page(request: Request, name: str, session: SessionDep, start: str | None = None,
-                 end: str | None = None, span: str | None = None) -> HTMLResponse:
+                 end: str | None = None, span: str | None = None, msg: str | None = None,
+                 error: str | None = None) -> HTMLResponse:
     """Per sensor: probability and RMS trends, latest spectrogram with saliency, spectra with
     defect lines; the turbine's alarms and batches. Range: ``start``/``end`` (ISO, UTC) or a
     ``span`` back from the newest data (default 7 days)."""
@@ -85,7 +88,7 @@ def turbine_page(request: Request, name: str, session: SessionDep, start: str | 
         "turbine": turbine, "trends": trends, "trends_json": json.dumps(trends),
         "batches": views.batch_list(session=session, turbine=turbine, start=t_start, end=t_end),
         "alarms": active, "start": t_start, "end": t_end, "span": span, "ranges": list(RANGES),
-        "active": "fleet"})
+        "msg": msg, "error": error, "active": "fleet"})
 
 
 @router.get("/ui/batches/{batch_id}/spectra.json")

@@ -19,6 +19,7 @@ from pipelines.dsp.envelope import envelope_spectrum, spectral_kurtosis_band
 from pipelines.dsp.spectra import display_spectrum
 from service.alarms import rules
 from service.alarms.tables import Alarm
+from service.baselines import service as baselines
 from service.batches.storage import RawStore, read_parquet
 from service.batches.tables import Batch, Indicator
 from service.components.service import kinematics_for_sensor
@@ -35,8 +36,8 @@ def _iso(t: datetime) -> str:
 def sensor_trends(*, session: Session, turbine: Turbine, sensor: Sensor, start: datetime | None,
                   end: datetime | None, max_points: int = MAX_POINTS) -> dict:
     """Everything the trend charts of one sensor need, as JSON-ready lists."""
-    p = (select(Prediction.recorded_at, Prediction.probabilities, Prediction.id,
-                Prediction.batch_id).where(Prediction.sensor_id == sensor.id))
+    p = (select(Prediction.recorded_at, Prediction.probabilities, Prediction.anomaly_score,
+                Prediction.anomaly_threshold).where(Prediction.sensor_id == sensor.id))
     rms = (select(Batch.recorded_at, func.max(Indicator.rms_velocity_mm_s))
            .join(Indicator, Indicator.batch_id == Batch.id).where(Batch.sensor_id == sensor.id))
     if start is not None:
@@ -62,9 +63,24 @@ def sensor_trends(*, session: Session, turbine: Turbine, sensor: Sensor, start: 
         "rms_times": [_iso(r[0]) for r in rms_rows],
         "rms_velocity_mm_s": [round(float(r[1]), 3) for r in rms_rows],
         "zones": None if lim is None else {"bc": lim.bc, "cd": lim.cd},
+        "anomaly_scores": [None if r[2] is None else round(float(r[2]), 3) for r in preds],
+        "anomaly_threshold": next((float(r[3]) for r in reversed(preds) if r[3] is not None), None),
+        "baseline": baseline_state(session=session, sensor=sensor),
         "alarms": [{"id": a.id, "kind": a.kind, "code": a.code, "severity": a.severity,
                     "state": a.state, "at": _iso(a.first_recorded_at)} for a in alarms],
     }
+
+
+def baseline_state(*, session: Session, sensor: Sensor) -> dict | None:
+    """The sensor's current baseline in a few words: state, version, k of N."""
+    row = baselines.current(session, sensor.id)
+    if row is None:
+        return None
+    n_seen = baselines.n_seen(row)
+    label = (f"learning {n_seen}/{row.n_required}" if row.state == "learning"
+             else f"ready v{row.version}")
+    return {"state": row.state, "version": row.version, "n_seen": n_seen,
+            "n_required": row.n_required, "source": row.source, "label": label}
 
 
 def batch_list(*, session: Session, turbine: Turbine, start: datetime | None,

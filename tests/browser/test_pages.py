@@ -47,7 +47,7 @@ def test_turbine_page_draws_every_chart(page, base_url, seeded):
     page.wait_for_function(CHARTS_DONE, timeout=30_000)
     charts = page.locator(".chart")
     kinds = charts.evaluate_all("cs => cs.map(c => [c.dataset.kind, c.dataset.error || ''])")
-    assert {k for k, _ in kinds} == {"prob", "rms", "sgram", "spec", "env"}
+    assert {k for k, _ in kinds} == {"prob", "rms", "anomaly", "sgram", "spec", "env"}
     assert [e for _, e in kinds if e] == []
     assert charts.evaluate_all("cs => cs.every(c => c.querySelector('canvas'))")  # all drawn
     assert "Active alarms" in page.inner_text("body")

@@ -74,3 +74,39 @@ def test_acknowledge_and_close_forms(session, pages):
 def test_unknown_alarm_is_an_error_message_not_a_crash(pages):
     path, q = _redirect(pages.post("/alarms/999999/acknowledge", data={"by": "ana"}))
     assert path == "/alarms" and "999999" in q["error"]
+
+
+def _post_snapshots(client, n: int, turbine: str = "WT-F01") -> None:
+    from tests.service.bodies import ARROW, arrow_body, meta, signal
+
+    for i in range(n):
+        body = arrow_body(signal(seed=i), meta(f"2026-11-01T{i:02d}:00:00Z"))
+        r = client.post(f"/api/v1/turbines/{turbine}/batches", content=body,
+                        headers={"Content-Type": ARROW})
+        assert r.status_code == 201, r.text
+
+
+def test_turbine_page_shows_baseline_state_and_anomaly_chart(pages):
+    _post_snapshots(pages, 3)
+    html = pages.get("/turbines/WT-F01").text
+    assert "baseline: learning 3/20" in html and 'data-kind="anomaly"' in html
+    assert 'action="/turbines/WT-F01/sensors/gearbox_hss/baseline/fit"' in html
+
+
+def test_mark_healthy_and_reset_forms(pages):
+    _post_snapshots(pages, 6)
+    url = "/turbines/WT-F01/sensors/gearbox_hss/baseline"
+    path, q = _redirect(pages.post(url + "/fit", data={"start": "2026-11-01T00:00",
+                                                       "end": "2026-11-01T06:00"}))
+    assert path == "/turbines/WT-F01" and "baseline v2 fitted from 6 snapshots" in q["msg"]
+    assert "baseline: ready v2" in pages.get(path, params=q).text
+    path, q = _redirect(pages.post(url + "/fit", data={"start": "2026-11-01T06:00",
+                                                       "end": "2026-11-01T00:00"}))
+    assert "must be before" in q["error"]
+    path, q = _redirect(pages.post(url + "/fit", data={"start": "2026-11-01T00:00"}))
+    assert "fill in end" in q["error"]
+    path, q = _redirect(pages.post(url + "/reset"))
+    assert "v3 learns from the next 20" in q["msg"]
+    assert "baseline: learning 0/20" in pages.get(path).text
+    path, q = _redirect(pages.post("/turbines/WT-F01/sensors/nope/baseline/reset"))
+    assert "no sensor 'nope'" in q["error"]

@@ -62,6 +62,22 @@
                alarmSeries(t, "zone", top * 0.95)] });
   }
 
+  function anomalyChart(el, t) {
+    const vals = t.anomaly_scores.filter((v) => v !== null);
+    const thr = t.anomaly_threshold;
+    const top = Math.max(thr ? thr * 2 : 1, ...vals, 0) * 1.05;
+    const line = thr === null ? {} : { markLine: { silent: true, symbol: "none", lineStyle: { type: "dashed", color: "#cf222e" },
+      label: { formatter: "threshold {c}", position: "insideEndTop" }, data: [{ yAxis: thr }] } };
+    const b = t.baseline;
+    const note = vals.length || !b ? {} : { title: { text: "baseline " + b.label + ": no score yet", left: "center",
+      top: "68%", textStyle: { color: "#57606a", fontSize: 13, fontWeight: "normal" } } };
+    draw(el, { ...note, legend: { top: 0 }, xAxis: Object.assign({ type: "time" }, axisName("recorded (UTC)")),
+      yAxis: Object.assign({ type: "value", min: 0, max: +top.toFixed(2) }, axisName("anomaly score (robust z, RMS)"), { nameGap: 40 }),
+      series: [Object.assign({ name: "anomaly score", type: "line", showSymbol: t.times.length < 60, symbolSize: 4,
+                 connectNulls: false, data: t.times.map((x, j) => [x, t.anomaly_scores[j]]) }, line),
+               alarmSeries(t, "anomaly", top * 0.95)] });
+  }
+
   async function sgramChart(el) {
     const pid = el.dataset.prediction;
     const [sg, sal] = await Promise.all([
@@ -128,6 +144,7 @@
   }
 
   const kinds = { prob: (el) => probChart(el, trends[+el.dataset.i]), rms: (el) => rmsChart(el, trends[+el.dataset.i]),
+                  anomaly: (el) => anomalyChart(el, trends[+el.dataset.i]),
                   sgram: sgramChart, spec: (el) => specChart(el, false), env: (el) => specChart(el, true) };
   document.querySelectorAll(".chart").forEach((el) => {
     Promise.resolve().then(() => kinds[el.dataset.kind](el)).catch((err) => fail(el, err.message || err));

@@ -27,7 +27,7 @@ def detection_out(p: Prediction) -> DetectionOut | None:
         anomalous = None
     else:
         anomalous = p.anomaly_score > (p.anomaly_threshold or 0.0)
-        msg = (f"{'anomalous' if anomalous else 'within'} the healthy baseline v"
+        msg = (f"{'anomalous against' if anomalous else 'within'} the healthy baseline v"
                f"{p.baseline_version}: score {p.anomaly_score:.2f} vs threshold "
                f"{p.anomaly_threshold:g}")
     return DetectionOut(score=p.anomaly_score, threshold=p.anomaly_threshold,

@@ -105,9 +105,11 @@ def _first_version(session: Session, sensor_id: int, n_required: int, threshold:
 def observe(*, session: Session, sensor_id: int, features: dict[str, float], fs_hz: float,
             config: DetectionConfig) -> Detection:
     """Learn from or score one snapshot's features (in the caller's transaction)."""
-    row = current(session, sensor_id, lock=True)
-    if row is None:
-        row = _first_version(session, sensor_id, config.n_required, config.threshold)
+    row = current(session, sensor_id)  # no lock to score against a ready baseline
+    if row is None or row.state == LEARNING:
+        row = current(session, sensor_id, lock=True)
+        if row is None:
+            row = _first_version(session, sensor_id, config.n_required, config.threshold)
     if row.state == LEARNING:
         row.samples = [*row.samples, dict(features)]  # a new list: JSON columns track assignment
         if row.fs_hz is None:

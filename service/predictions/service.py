@@ -21,10 +21,15 @@ def detection_out(p: Prediction) -> DetectionOut | None:
     if p.baseline_state is None:
         return None
     if p.anomaly_score is None:
-        msg = (f"baseline still being learnt: {p.baseline_n_seen} of {p.baseline_n_required} "
-               "snapshots; no anomaly score yet" if p.baseline_state == "learning"
-               else "no feature of this snapshot matches the baseline's; no anomaly score")
         anomalous = None
+        if p.baseline_state != "learning":
+            msg = "no feature of this snapshot matches the baseline's; no anomaly score"
+        elif (p.baseline_n_seen or 0) >= (p.baseline_n_required or 0):
+            msg = (f"baseline fitted from this and the previous {p.baseline_n_seen - 1} snapshots; "
+                   "anomaly scores start with the next snapshot")
+        else:
+            msg = (f"baseline still being learnt: {p.baseline_n_seen} of "
+                   f"{p.baseline_n_required} snapshots; no anomaly score yet")
     else:
         anomalous = p.anomaly_score > (p.anomaly_threshold or 0.0)
         msg = (f"{'anomalous against' if anomalous else 'within'} the healthy baseline v"

@@ -22,10 +22,14 @@ from torch import nn
 
 from models.cnn1d import CNN1d, CNN1dConfig
 from models.cnn2d import CNN2d, CNN2dConfig
+from models.family1d import Family1d, Family1dConfig
+from models.family2d import Family2d, Family2dConfig
 
 ARCHITECTURES: dict[str, tuple[type[nn.Module], type]] = {
     "cnn1d": (CNN1d, CNN1dConfig),
     "cnn2d": (CNN2d, CNN2dConfig),
+    "family1d": (Family1d, Family1dConfig),
+    "family2d": (Family2d, Family2dConfig),
 }
 
 
@@ -124,9 +128,12 @@ class Classifier:
     def _tensor(self, inputs: np.ndarray) -> torch.Tensor:
         x = np.ascontiguousarray(inputs, dtype=np.float32)
         if x.ndim not in (3, 4):
-            raise ValueError(f"expected (B, 1, F) or (B, 1, F, T) inputs, got shape {x.shape}")
+            raise ValueError(f"expected (B, 1, F), (B, 1, F, T) or (B, F, R, L) inputs, got "
+                             f"shape {x.shape}")
         t = torch.from_numpy(x)
-        return t.contiguous(memory_format=torch.channels_last) if t.ndim == 4 else t
+        if t.ndim == 4 and self.architecture == "cnn2d":
+            return t.contiguous(memory_format=torch.channels_last)
+        return t
 
     def predict_proba(self, inputs: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """(B, *input_shape) float32 -> (B, n_classes) float32 softmax probabilities."""

@@ -33,6 +33,14 @@ def _wait_healthy(http: httpx.Client, timeout_s: float = 300.0) -> bool:
     return False
 
 
+def geometry_body(t) -> dict:
+    """The geometry request of a simulated turbine's sensor (its high-speed-shaft bearing)."""
+    b = t.drivetrain.bearing
+    return {"n_elements": b.n_elements, "element_diameter_mm": b.ball_diameter,
+            "pitch_diameter_mm": b.pitch_diameter, "contact_angle_deg": b.contact_angle_deg,
+            "notes": "simulated drivetrain (demo fleet)"}
+
+
 def run_demo_feed(settings: Settings, stop: threading.Event) -> None:
     """Post the simulated demo fleet to this server until ``stop`` is set."""
     from simulation.drivetrain import demo_fleet
@@ -52,6 +60,10 @@ def run_demo_feed(settings: Settings, stop: threading.Event) -> None:
             return
         for t in fleet:
             http.put(f"/api/v1/turbines/{t.turbine_id}", json={"site": t.site})
+            # The simulated drivetrains carry their bearing geometry, as a commissioning
+            # engineer would register it: the defect-order diagnosis needs it.
+            http.put(f"/api/v1/turbines/{t.turbine_id}/sensors/{t.sensor}/geometry",
+                     json=geometry_body(t))
     n = run_gateway(url, fleet, n_snapshots=HISTORY, fmt="arrow", stop=stop)
     log.info("demo feed: history posted", snapshots=n, turbines=len(fleet))
     # Live: faults stay at their final severity; one snapshot per turbine per interval.

@@ -76,6 +76,12 @@ class CatalogueBearing:
 #   mean diameter, contact angle ~ 12 deg). APPROXIMATE: replace with the manufacturer's data.
 # - FAG NU2244-E (220 x 400 x 108 mm cylindrical roller): estimated the same way (roller 45 mm,
 #   18 rollers, pitch 310 mm, 0 deg). APPROXIMATE.
+# - UESTC UCPH20 (estimated): the UESTC rig's ASAHI UCPH 20x pillow-block insert; the authors do
+#   not publish its geometry. Estimated from the data: the outer- and inner-race runs' envelope
+#   lines sit at 2.99-3.03 and 4.92-4.93 shaft orders (speed refined from the spectrum's shaft
+#   comb), so BPFO + BPFI = 7.9-8.0 -> 8 balls; d/D cos(phi) ~ 0.24 from their difference
+#   (0.23-0.25) and from the cage line of the ball-fault runs (0.38 orders -> 0.23). Diameters
+#   are scaled to a 5/16 in ball; only the ratio counts. APPROXIMATE.
 # An approximate entry places lines within a few percent at low orders.
 BEARINGS: dict[str, CatalogueBearing] = {b.designation: b for b in (
     CatalogueBearing("SKF 6205-2RS", "deep groove ball",
@@ -90,6 +96,10 @@ BEARINGS: dict[str, CatalogueBearing] = {b.designation: b for b in (
                      True, "estimated from 150 x 320 x 108 mm boundary dimensions"),
     CatalogueBearing("FAG NU2244-E", "cylindrical roller", BearingGeometry(18, 45.0, 310.0, 0.0),
                      True, "estimated from 220 x 400 x 108 mm boundary dimensions"),
+    CatalogueBearing("UESTC UCPH20 (estimated)", "insert ball bearing",
+                     BearingGeometry(8, 7.938, 33.075, 0.0), True,
+                     "estimated from the UESTC rig's envelope lines (BPFO ~3.0, BPFI ~4.93, "
+                     "FTF ~0.38 shaft orders)"),
 )}
 
 # The CWRU drive-end bearing: the default where a sensor has no configured geometry.

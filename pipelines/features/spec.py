@@ -14,19 +14,27 @@ class InputSpec:
     """The physical definition of a model input.
 
     kind: ``spectrum`` -> (1, n_bins) log power of one Hann window of ``n_fft`` samples;
-          ``spectrogram`` -> (1, n_bins, n_frames) log power STFT (Hann, ``hop`` samples).
+          ``spectrogram`` -> (1, n_bins, n_frames) log power STFT (Hann, ``hop`` samples);
+          ``defect_orders`` -> (families, rows, n_cells) envelope spectrum read on defect-order
+          axes (``pipelines.features.defect_orders``), at the native rate: cell j of a family
+          is (j + 1) / cells_per_unit multiples of its defect order; windows of at most
+          ``window_seconds`` (shorter records use the whole record).
     fs_hz: the rate every recording is resampled to before the transform.
     n_bins: bins kept from 0 Hz upwards; the grid is ``k * fs_hz / n_fft``.
     max_windows: windows per channel that inference averages over (spread over the record).
     """
 
-    kind: Literal["spectrum", "spectrogram"] = "spectrum"
+    kind: Literal["spectrum", "spectrogram", "defect_orders"] = "spectrum"
     fs_hz: float = 12_000.0
     n_fft: int = 4096
     n_bins: int = 1600
     hop: int = 128
     n_frames: int = 1
     max_windows: int = 8
+    n_cells: int = 128
+    cells_per_unit: int = 16
+    window_seconds: float = 1.0
+    min_seconds: float = 0.5
 
     @property
     def window_len(self) -> int:
@@ -37,7 +45,9 @@ class InputSpec:
 
     @property
     def window_s(self) -> float:
-        """Seconds of signal one model input covers."""
+        """Seconds of signal one model input covers (at most, for ``defect_orders``)."""
+        if self.kind == "defect_orders":
+            return self.window_seconds
         return self.window_len / self.fs_hz
 
     @property
@@ -47,7 +57,10 @@ class InputSpec:
 
     @property
     def max_freq_hz(self) -> float:
-        """The grid's top frequency (Hz); a recording must reach above it."""
+        """The grid's top frequency (Hz); a recording must reach above it. Defect-order inputs
+        work at any rate whose Nyquist leaves room for an envelope band (2 kHz)."""
+        if self.kind == "defect_orders":
+            return 2000.0
         return float(self.freqs_hz[-1])
 
     @property
@@ -60,10 +73,15 @@ class InputSpec:
         """Shape of one model input without the batch axis."""
         if self.kind == "spectrum":
             return (1, self.n_bins)
+        if self.kind == "defect_orders":
+            from pipelines.features.defect_orders import FAMILIES, N_ROWS
+            return (len(FAMILIES), N_ROWS, self.n_cells)
         return (1, self.n_bins, self.n_frames)
 
     def min_samples(self, fs_in_hz: float) -> int:
         """Fewest native samples that yield one model window."""
+        if self.kind == "defect_orders":
+            return int(np.ceil(self.min_seconds * fs_in_hz))
         return int(np.ceil(self.window_len * fs_in_hz / self.fs_hz)) + 1
 
     def to_dict(self) -> dict:
@@ -78,3 +96,4 @@ class InputSpec:
 
 SPECTRUM_SPEC = InputSpec()
 SPECTROGRAM_SPEC = InputSpec(kind="spectrogram", n_fft=256, n_bins=128, hop=128, n_frames=128)
+DEFECT_ORDER_SPEC = InputSpec(kind="defect_orders", fs_hz=0.0, n_fft=0, n_bins=0, max_windows=8)

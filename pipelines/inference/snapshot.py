@@ -12,8 +12,10 @@ from typing import Protocol
 import numpy as np
 
 from pipelines.dsp.indicators import condition_indicators
+from pipelines.features.defect_orders import FAMILIES, defect_order_inputs, family_prominence
 from pipelines.features.inputs import model_inputs
 from pipelines.features.spec import InputSpec
+from pipelines.inference.shaft import ShaftContext, resolve_speed
 
 
 class ProbabilisticClassifier(Protocol):
@@ -40,6 +42,9 @@ class SnapshotAnalysis:
     classes: list[str] = field(default_factory=list)
     channel_names: list[str] = field(default_factory=list)
     model_inputs: np.ndarray | None = field(default=None, repr=False)  # only with keep_inputs
+    # Defect-order models: geometry (registered | assumed), speed (given | estimated), band,
+    # family prominences, fault family ("unknown" when the geometry is assumed), warnings.
+    diagnosis: dict = field(default_factory=dict)
 
 
 def validate_snapshot(x: np.ndarray, fs_hz: float, spec: InputSpec, max_fs_hz: float = 1e6,
@@ -77,9 +82,33 @@ def validate_snapshot(x: np.ndarray, fs_hz: float, spec: InputSpec, max_fs_hz: f
         )
 
 
+def defect_order_diagnosis(x: np.ndarray, fs_hz: float, spec: InputSpec, ctx: ShaftContext
+                           ) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Defect-order model inputs of a snapshot and what they rest on (see ``SnapshotAnalysis``)."""
+    speed = resolve_speed(x, fs_hz, ctx)
+    inputs, ch, used = defect_order_inputs(x, fs_hz, spec, speed.shaft_hz, ctx.orders())
+    prominence = family_prominence(inputs, spec.cells_per_unit).mean(axis=0)
+    warnings = list(speed.warnings)
+    if ctx.geometry == "assumed":
+        warnings.append("no bearing geometry registered for this sensor: defect orders of the "
+                        "default bearing were assumed, so a fault family is not named")
+    info = {
+        "geometry": ctx.geometry, "defect_orders": {k: round(v, 4) for k, v in ctx.orders().items()},
+        "speed_source": speed.source, "rpm": speed.shaft_hz * 60.0 / ctx.shaft_speed_ratio,
+        "shaft_hz": speed.shaft_hz, "comb_rpm": None if speed.comb_hz is None
+        else speed.comb_hz * 60.0 / ctx.shaft_speed_ratio,
+        "speed_confidence_db": speed.confidence_db, "band_hz": list(used["band_hz"]),
+        "window_s": used["window_s"],
+        "family_prominence": {f: round(float(v), 3) for f, v in zip(FAMILIES, prominence, strict=True)},
+        "warnings": warnings,
+    }
+    return inputs, ch, info
+
+
 def analyse_snapshot(x: np.ndarray, fs_hz: float, classifier: ProbabilisticClassifier,
                      accel_to_m_s2: float = 9.80665, channel_names: list[str] | None = None,
-                     keep_inputs: bool = False) -> SnapshotAnalysis:
+                     keep_inputs: bool = False, shaft: ShaftContext | None = None
+                     ) -> SnapshotAnalysis:
     """Indicators for every channel and ONE batched ``predict_proba`` over all their windows.
 
     ``x`` is (C, N) at ``fs_hz`` (validate it first); ``accel_to_m_s2`` is 9.80665 for data in
@@ -90,7 +119,11 @@ def analyse_snapshot(x: np.ndarray, fs_hz: float, classifier: ProbabilisticClass
     spec = InputSpec.from_dict(classifier.input_spec_dict)
     classes = list(classifier.classes)
     indicators = condition_indicators(x, fs_hz, accel_to_m_s2)
-    inputs, ch = model_inputs(x, fs_hz, spec)
+    diagnosis: dict = {}
+    if spec.kind == "defect_orders":
+        inputs, ch, diagnosis = defect_order_diagnosis(x, fs_hz, spec, shaft or ShaftContext())
+    else:
+        inputs, ch = model_inputs(x, fs_hz, spec)
     proba = np.asarray(classifier.predict_proba(inputs), dtype=np.float64)  # (B, K)
     if proba.shape != (len(inputs), len(classes)):
         want = (len(inputs), len(classes))
@@ -100,9 +133,13 @@ def analyse_snapshot(x: np.ndarray, fs_hz: float, classifier: ProbabilisticClass
     per_channel = (onehot @ proba) / np.maximum(onehot.sum(axis=1, keepdims=True), 1.0)
     mean = proba.mean(axis=0)
     score = 1.0 - float(mean[classes.index("normal")]) if "normal" in classes else float(mean.max())
+    label = classes[int(np.argmax(mean))]
+    if diagnosis:
+        known = diagnosis["geometry"] == "registered"
+        diagnosis["fault_family"] = label if label == "normal" or known else "unknown"
     return SnapshotAnalysis(
         indicators=indicators, probabilities=mean, per_channel_probabilities=per_channel,
-        label=classes[int(np.argmax(mean))], score=score, n_windows=len(inputs), classes=classes,
+        label=label, score=score, n_windows=len(inputs), classes=classes,
         channel_names=list(channel_names) if channel_names else [f"ch{i}" for i in range(n_ch)],
-        model_inputs=inputs if keep_inputs else None,
+        model_inputs=inputs if keep_inputs else None, diagnosis=diagnosis,
     )

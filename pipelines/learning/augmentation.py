@@ -18,6 +18,14 @@ from pipelines.learning.datasets import Recording
 TRAIN_NOISE_SNR_DB = (0.0, 5.0, 10.0, 20.0)
 
 
+def add_white_noise(x: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
+    """``x`` plus white Gaussian noise at ``snr_db`` relative to x's (mean-removed) power."""
+    x = np.asarray(x, dtype=np.float32)
+    power = float(np.mean((x - x.mean()) ** 2))
+    noise = rng.standard_normal(x.shape).astype(np.float32) * np.sqrt(power / 10 ** (snr_db / 10))
+    return (x + noise).astype(np.float32)
+
+
 def with_noisy_copies(recordings: Sequence[Recording], spec: InputSpec,
                       snr_db: Sequence[float], seed: int) -> list[Recording]:
     """The recordings plus one copy per SNR with white noise added *at the model's rate*.
@@ -32,11 +40,9 @@ def with_noisy_copies(recordings: Sequence[Recording], spec: InputSpec,
     out = list(recordings)
     for r in recordings:
         x = resample(r.signal, r.fs_hz, spec.fs_hz)
-        power = float(np.mean((x - x.mean()) ** 2))
         for snr in snr_db:
-            noise = rng.standard_normal(len(x)).astype(np.float32) * np.sqrt(power / 10 ** (snr / 10))
             out.append(replace(r, recording_id=f"{r.recording_id}~snr{snr:g}", fs_hz=spec.fs_hz,
-                               signal=(x + noise).astype(np.float32)))
+                               signal=add_white_noise(x, snr, rng)))
     return out
 
 

@@ -31,6 +31,9 @@ from pipelines.features.spec import InputSpec
 CLASSES = ["normal", "inner_race", "outer_race", "ball"]
 CWRU_DIR = "cwru_12k_drive_end_dev"
 WT_DIR = "wind_turbine_hss_bearing_compact"
+UESTC_DIR = "uestc_bearing"
+CWRU_BEARING = "SKF 6205-2RS"
+UESTC_BEARING = "UESTC UCPH20 (estimated)"
 _LOCATION = {"none": "normal", "inner_race": "inner_race", "outer_race": "outer_race",
              "ball": "ball"}
 
@@ -57,6 +60,8 @@ class Recording:
     start_s: float = 0.0
     tach_s: np.ndarray | None = field(default=None, repr=False)
     recorded_at: datetime | None = None
+    bearing: str | None = None  # designation in pipelines.dsp.kinematics.BEARINGS
+    run_id: str = ""  # the continuous run a recording belongs to ("" = itself)
 
     @property
     def duration_s(self) -> float:
@@ -91,7 +96,7 @@ def read_labelled_file(folder: Path | str, row: dict[str, str]) -> Recording:
         fault_size_in=float(row["fault_size_in"] or 0.0), load_hp=int(row["load_hp"]),
         rpm=float(row["rpm_in_file"]), fs_hz=float(row["fs_hz"]), rig="cwru",
         signal=mat[f"X{num:03d}_DE_time"].ravel().astype(np.float32),
-        sha256=row.get("sha256", ""),
+        sha256=row.get("sha256", ""), bearing=CWRU_BEARING,
     )
 
 
@@ -124,6 +129,33 @@ def load_wind_turbine(datasets_dir: Path | str) -> list[Recording]:
         raise FileNotFoundError(f"wind-turbine data not found: {root / 'labels.csv'}")
     rows = sorted(read_labels(root), key=lambda r: r["timestamp_utc"])
     return [read_labelled_file(root, row) for row in rows]
+
+
+def load_uestc(datasets_dir: Path | str) -> list[Recording]:
+    """The UESTC rig's recordings (20 kHz, one axis, no load), with their run ids.
+
+    The set-point rpm in the table is only within ~6 % of the real speed, so each recording's
+    speed is refined from its own spectrum (the shaft-harmonic comb within +-8 % of nominal),
+    the way a tachometer would give it. Unit: sensor units (not stated); every input is
+    scale-free. Geometry: the estimated ``UESTC_BEARING`` entry.
+    """
+    from pipelines.dsp.speed import shaft_speed_comb
+
+    root = Path(datasets_dir) / UESTC_DIR
+    if not (root / "labels.csv").exists():
+        raise FileNotFoundError(f"UESTC data not found: {root / 'labels.csv'}")
+    out = []
+    for row in read_labels(root):
+        x = scipy.io.loadmat(root / row["file"])["Data"].ravel().astype(np.float32)
+        fs, nominal = float(row["fs_hz"]), float(row["rpm"]) / 60.0
+        shaft_hz, _ = shaft_speed_comb(x[: int(4 * fs)], fs, 0.92 * nominal, 1.08 * nominal)
+        out.append(Recording(
+            recording_id=Path(row["file"]).stem, file=row["file"],
+            label=_LOCATION.get(row["fault_location"], "normal"), fault_size_in=float("nan"),
+            load_hp=0, rpm=shaft_hz * 60.0, fs_hz=fs, rig="uestc", signal=x,
+            sha256=row.get("sha256", ""), bearing=UESTC_BEARING, run_id=row["run_id"],
+        ))
+    return out
 
 
 def split_blocks(rec: Recording, n_blocks: int, guard_s: float = 0.25) -> list[Recording]:

@@ -16,12 +16,14 @@ from sqlalchemy.orm import Session
 
 from pipelines.baselines.features import snapshot_features
 from pipelines.features.spec import InputSpec
+from pipelines.inference.shaft import ShaftContext
 from pipelines.inference.snapshot import SnapshotAnalysis, analyse_snapshot, validate_snapshot
 from service.alarms.service import evaluate_alarms
 from service.baselines import service as baselines
 from service.batches.decode import DecodedBatch
 from service.batches.storage import RawStore
 from service.batches.tables import Batch, Indicator
+from service.components import service as components
 from service.db import utcnow
 from service.errors import Conflict, InvalidBatch, NotFound
 from service.predictions.tables import Prediction
@@ -64,8 +66,10 @@ def find_replay(
     return IngestResult(batch, prediction, turbine, replayed=True)
 
 
-def analyse(decoded: DecodedBatch, model: ServedModel, max_fs_hz: float) -> SnapshotAnalysis:
-    """Model-specific validation then the CPU work; raises InvalidBatch (422) on bad content."""
+def analyse(decoded: DecodedBatch, model: ServedModel, max_fs_hz: float,
+            shaft: ShaftContext | None = None) -> SnapshotAnalysis:
+    """Model-specific validation then the CPU work; raises InvalidBatch (422) on bad content.
+    ``shaft``: the sensor's geometry and the batch's rpm (defect-order models read them)."""
     spec = InputSpec.from_dict(model.classifier.input_spec_dict)
     fs = decoded.meta.sample_rate_hz
     try:
@@ -75,6 +79,7 @@ def analyse(decoded: DecodedBatch, model: ServedModel, max_fs_hz: float) -> Snap
     return analyse_snapshot(
         decoded.samples, fs, model.classifier,
         accel_to_m_s2=UNIT_TO_M_S2[decoded.meta.unit], channel_names=decoded.channel_names,
+        shaft=shaft or ShaftContext(rpm=decoded.meta.rpm),
     )
 
 
@@ -164,7 +169,7 @@ def _insert_rows(session, turbine, sensor_id, uri, sha, nbytes, decoded, analysi
             name: {c: float(p) for c, p in zip(classes, row, strict=True)}
             for name, row in zip(names, analysis.per_channel_probabilities, strict=True)
         },
-        n_windows=int(analysis.n_windows),
+        n_windows=int(analysis.n_windows), diagnosis=analysis.diagnosis or None,
         **_detection_columns(session, sensor_id, features, meta.sample_rate_hz, detection),
     )
     session.add(prediction)
@@ -219,13 +224,15 @@ def ingest(
     if not settings.auto_register_turbines:
         turbines.get_turbine(session=session, name=turbine_name)  # 404 before any CPU work
     model = runtime.production(session=session)
+    shaft = components.shaft_context(session=session, turbine_name=turbine_name,
+                                     sensor_name=decoded.meta.sensor, rpm=decoded.meta.rpm)
     session.rollback()  # end the read transaction: no lock is held during the CPU work
     # The raw Parquet file is encoded and written while the analysis runs (both release the
     # GIL); a rejected batch deletes it again before answering.
     pending = _RAW_WRITER.submit(write_raw, store, turbine_name, decoded)
     try:
         with cpu_slots:  # one analysis per worker at a time: torch threads are sized for that
-            analysis = analyse(decoded, model, settings.max_sample_rate_hz)
+            analysis = analyse(decoded, model, settings.max_sample_rate_hz, shaft)
     except BaseException:
         store.delete(pending.result()[0])
         raise

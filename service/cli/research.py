@@ -20,20 +20,27 @@ from service.settings import BUNDLED_MODEL_DIR, REPO_ROOT, get_settings
 
 
 def train_command(
-    arch: Annotated[str, typer.Option(help="cnn1d or cnn2d")] = "cnn1d",
+    arch: Annotated[str, typer.Option(help="family1d, family2d (CWRU + UESTC, defect-order "
+                                       "inputs) or cnn1d, cnn2d (CWRU spectra)")] = "family1d",
     out: Annotated[Path | None, typer.Option(help="Checkpoint stem (default: <data_root>/trained/...)")]
     = None,
     seed: int = 0,
     register: Annotated[bool, typer.Option(help="Register the result as a candidate")] = True,
 ) -> None:
-    """Train on the real CWRU recordings (split by recording, load 2 HP held out)."""
+    """Train on the real recordings: the defect-family models on CWRU + UESTC (every
+    recording), the spectrum CNNs on CWRU (split by recording, load 2 HP held out)."""
+    from pipelines.learning.family_training import train_default_family
     from pipelines.learning.protocol import train_default
 
     settings = get_settings()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     stem = out or settings.data_root / "trained" / f"{arch}-{stamp}"
     stem.parent.mkdir(parents=True, exist_ok=True)
-    meta = train_default(settings.datasets_dir, stem, arch=arch, seed=seed)
+    if arch.startswith("family"):
+        meta = train_default_family(settings.datasets_dir, stem, arch=arch, seed=seed,
+                                    log=typer.echo)
+    else:
+        meta = train_default(settings.datasets_dir, stem, arch=arch, seed=seed)
     typer.echo(json.dumps(meta.get("metrics", {}), indent=2))
     if register:
         from service.registry.service import register_checkpoint

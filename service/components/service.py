@@ -9,12 +9,13 @@ from sqlalchemy.orm import Session
 
 from pipelines.dsp.kinematics import BEARINGS, DEFAULT_BEARING, BearingGeometry, find_bearing, planetary_stage
 from pipelines.explain.physics import Kinematics
+from pipelines.inference.shaft import ShaftContext
 from service.components.schemas import BearingOut, GearIn, GeometryIn, GeometryOut, PlanetaryIn
 from service.components.tables import SensorGeometry
 from service.db import utcnow
-from service.errors import BadRequest, NotFound
+from service.errors import BadRequest, InvalidBatch, NotFound
 from service.turbines import service as turbines
-from service.turbines.tables import Sensor
+from service.turbines.tables import Sensor, Turbine
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,28 @@ def kinematics_for_sensor(*, session: Session, sensor_id: int) -> SensorKinemati
     """The kinematics of a sensor's shaft (the assumed default if unconfigured)."""
     row = session.scalar(select(SensorGeometry).where(SensorGeometry.sensor_id == sensor_id))
     return sensor_kinematics(row)
+
+
+def shaft_context(*, session: Session, turbine_name: str, sensor_name: str,
+                  rpm: float | None) -> ShaftContext:
+    """What the diagnosis needs of a sensor's shaft: registered defect orders (None when the
+    sensor or its geometry is unknown: then they are assumed), rpm range and speed ratio.
+
+    Raises InvalidBatch if ``rpm`` lies outside the geometry's registered rpm range."""
+    row = session.scalar(
+        select(SensorGeometry).join(Sensor, Sensor.id == SensorGeometry.sensor_id)
+        .join(Turbine, Turbine.id == Sensor.turbine_id)
+        .where(Turbine.name == turbine_name, Sensor.name == sensor_name))
+    if row is None:
+        return ShaftContext(rpm=rpm)
+    kin = sensor_kinematics(row)
+    if rpm is not None and kin.rpm_range is not None and not (
+            kin.rpm_range[0] <= rpm <= kin.rpm_range[1]):
+        raise InvalidBatch(f"rpm {rpm:g} is outside the range registered for sensor "
+                         f"{sensor_name!r} of {turbine_name!r} ({kin.rpm_range[0]:g}-"
+                         f"{kin.rpm_range[1]:g} rpm)")
+    return ShaftContext(rpm=rpm, defect_orders=kin.bearing.defect_orders(),
+                        rpm_range=kin.rpm_range, shaft_speed_ratio=kin.shaft_speed_ratio)
 
 
 def _sensor(session: Session, turbine_name: str, sensor_name: str, create: bool) -> Sensor:

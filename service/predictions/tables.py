@@ -39,6 +39,9 @@ class Prediction(Base):
     baseline_state: Mapped[str | None] = mapped_column(String(16))
     baseline_n_seen: Mapped[int | None]
     baseline_n_required: Mapped[int | None]
+    # Defect-order models: what the verdict rests on (geometry, speed, band, family
+    # prominences, fault family, warnings); None for spectrum models.
+    diagnosis: Mapped[dict | None] = mapped_column(JSONType, nullable=True)
 
     __table_args__ = (
         Index("ix_predictions_turbine_recorded", "turbine_id", "recorded_at", "id"),

@@ -14,8 +14,8 @@ from service.errors import Conflict, NotFound
 from service.registry.tables import ModelVersion
 from service.settings import BUNDLED_MODEL_DIR, Settings
 
-DEFAULT_PRODUCTION = "cnn1d-default"
-DEFAULT_CANDIDATES = ("cnn2d-default",)
+DEFAULT_PRODUCTION = "family1d-default"
+DEFAULT_CANDIDATES = ("family2d-default", "cnn1d-default", "cnn2d-default")
 
 
 def _store_artifact(json_path: Path, artifacts_dir: Path, sha256: str) -> Path:

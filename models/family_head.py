@@ -1,0 +1,89 @@
+"""What the defect-family models share: one evidence score per bearing family, from ONE scorer
+applied to every family's plane of the input (weights shared across families), turned into
+class logits.
+
+Sharing the scorer is the point: the network cannot learn "an outer-race fault of rig X looks
+like this"; it can only learn what a defect family's comb of harmonics and sidebands looks like
+against the snapshot's own null probes, and then it finds that comb at whatever orders the
+bearing's geometry puts it. A fixed rule term (mean of the three largest-harmonic readings, as
+an analyst's envelope rule reads them) is added to the learnt evidence, with a learnt weight, so
+the model starts from the physics and learns corrections.
+
+Input layout (see ``pipelines.features.defect_orders``): (B, F=5, R=6, L) with families
+(FTF, BPFO, BPFI, BSF, SHAFT), rows (sidebands -2..+2 shaft orders, then the shaft-coincidence
+mask), cells u = (j + 1) / cells_per_unit multiples of the family's defect order.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+import torch
+from torch import nn
+
+FAMILY_INDEX = {"FTF": 0, "BPFO": 1, "BPFI": 2, "BSF": 3, "SHAFT": 4}
+CENTRE_ROW = 2
+INPUT_SCALE = 0.1  # standardised cells arrive x3 (pipelines' Z_SCALE); bring them near unit range
+
+
+def harmonic_windows(n_cells: int, cells_per_unit: int, harmonics: tuple[int, ...],
+                     tol: float = 0.02) -> torch.Tensor:
+    """(len(harmonics), n_cells) bool: cells within +-tol (at least half a cell) of harmonic h."""
+    u = (torch.arange(n_cells, dtype=torch.float32) + 1.0) / cells_per_unit
+    h = torch.tensor(harmonics, dtype=torch.float32)[:, None]
+    return (u[None, :] - h).abs() <= torch.clamp(tol * h, min=0.5 / cells_per_unit) + 1e-6
+
+
+def rule_readings(x: torch.Tensor, race_win: torch.Tensor, ball_win: torch.Tensor
+                  ) -> torch.Tensor:
+    """(B, F, R, L) -> (B, F): the envelope rule's reading of each family, in the input's
+    units: the mean over harmonics 1-3 (BSF: 2, 4, 6, i.e. 2 x BSF) of the largest centre-row
+    cell within +-2 % of each harmonic."""
+    centre = x[:, :, CENTRE_ROW]  # (B, F, L)
+    neg = torch.finfo(x.dtype).min
+
+    def read(win: torch.Tensor) -> torch.Tensor:
+        return torch.where(win[None, None], centre[:, :, None, :], neg).amax(-1).mean(-1)
+
+    race, ball = read(race_win), read(ball_win)
+    is_bsf = torch.arange(x.shape[1], device=x.device) == FAMILY_INDEX["BSF"]
+    return torch.where(is_bsf, ball, race)
+
+
+class FamilyHead(nn.Module):
+    """Evidence per family (B, F) + rule term -> logits (normal, inner_race, outer_race, ball).
+
+    Ball: the BSF family, whose even harmonics are the 2 x BSF impacts (rule term on 2, 4, 6).
+    Normal: a learnt affine function of the strongest race/ball rule reading (no absolute level:
+    it does not carry between machines).
+    """
+
+    def __init__(self, n_cells: int, cells_per_unit: int):
+        super().__init__()
+        self.register_buffer("race_win", harmonic_windows(n_cells, cells_per_unit, (1, 2, 3)))
+        self.register_buffer("ball_win", harmonic_windows(n_cells, cells_per_unit, (2, 4, 6)))
+        self.rule_weight = nn.Parameter(torch.tensor(1.0))
+        self.normal = nn.Linear(1, 1)
+        self.bias = nn.Parameter(torch.zeros(4))
+
+    def rule(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, F, R, L) -> (B, F) rule readings (see ``rule_readings``), scaled to unit range."""
+        race_win, ball_win = cast(torch.Tensor, self.race_win), cast(torch.Tensor, self.ball_win)
+        return rule_readings(x, race_win, ball_win) * (INPUT_SCALE / 0.3)
+
+    def forward(self, x: torch.Tensor, evidence: torch.Tensor) -> torch.Tensor:
+        """x (B, F, R, L) inputs, evidence (B, F) from the shared scorer -> (B, 4) logits."""
+        r = self.rule(x)
+        e = self.rule_weight * r + evidence
+        strongest = r[:, [FAMILY_INDEX["BPFO"], FAMILY_INDEX["BPFI"], FAMILY_INDEX["BSF"]]].amax(1)
+        normal = -self.normal(strongest[:, None])[:, 0]
+        return torch.stack([normal, e[:, FAMILY_INDEX["BPFI"]], e[:, FAMILY_INDEX["BPFO"]],
+                            e[:, FAMILY_INDEX["BSF"]]], dim=1) + self.bias
+
+
+def pooled_features(h: torch.Tensor, cells_per_unit: int) -> torch.Tensor:
+    """(N, C, L) scorer maps -> (N, 3C): max and mean near harmonics 1-4, mean elsewhere."""
+    n_cells = h.shape[-1]
+    u = (torch.arange(n_cells, device=h.device, dtype=torch.float32) + 1.0) / cells_per_unit
+    near = ((u - u.round()).abs() <= 2.0 / cells_per_unit) & (u.round() >= 1) & (u.round() <= 4)
+    return torch.cat([h[..., near].amax(-1), h[..., near].mean(-1), h[..., ~near].mean(-1)], 1)

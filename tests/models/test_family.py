@@ -1,0 +1,68 @@
+"""Defect-family CNNs: shapes, the shared scorer's family symmetry, checkpoint round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from models.checkpoint import build_model, load_checkpoint, save_checkpoint
+from models.family_head import FAMILY_INDEX
+
+ARCHS = ("family1d", "family2d")
+
+
+def inputs(b: int = 3, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(b, 5, 6, 128, generator=g)
+    x[:, :, 5] = 0.0  # no shaft coincidences
+    return x
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_forward_shape_and_a_comb_in_a_family_raises_its_class(arch):
+    torch.manual_seed(0)
+    model = build_model(arch, {"n_classes": 4}).eval()
+    x = inputs()
+    assert model(x).shape == (3, 4)
+    comb = x.clone()
+    comb[:, FAMILY_INDEX["BPFI"], 2, [15, 31, 47]] += 30.0  # harmonics 1-3 of BPFI
+    gain = model(comb) - model(x)
+    # The rule term alone (weight 1 at init) lifts inner race above every other class.
+    assert (gain[:, 1] > gain[:, 0]).all() and (gain[:, 1] > gain[:, 2]).all()
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_swapping_two_race_planes_swaps_their_evidence(arch):
+    # One scorer for every family: the network cannot prefer a family for where it is.
+    torch.manual_seed(0)
+    model = build_model(arch, {"n_classes": 4}).eval()
+    with torch.no_grad():
+        model.head.bias.zero_()
+        x = inputs()
+        swapped = x.clone()
+        o, i = FAMILY_INDEX["BPFO"], FAMILY_INDEX["BPFI"]
+        swapped[:, [o, i]] = x[:, [i, o]]
+        a, b = model(x), model(swapped)
+    torch.testing.assert_close(a[:, 1], b[:, 2])
+    torch.testing.assert_close(a[:, 2], b[:, 1])
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_checkpoint_round_trip(arch, tmp_path):
+    model = build_model(arch, {"n_classes": 4}).eval()
+    meta = {"classes": ["normal", "inner_race", "outer_race", "ball"],
+            "input_spec": {"kind": "defect_orders"}}
+    save_checkpoint(model, meta, tmp_path / arch)
+    clf = load_checkpoint(tmp_path / f"{arch}.json")
+    x = inputs().numpy()
+    p = clf.predict_proba(x)
+    assert p.shape == (3, 4) and np.allclose(p.sum(1), 1.0, atol=1e-5)
+    with torch.no_grad():
+        want = torch.softmax(model(torch.from_numpy(x)), 1).numpy()
+    np.testing.assert_allclose(p, want, atol=1e-6)
+
+
+def test_the_family_head_has_four_classes():
+    with pytest.raises(ValueError, match="4 classes"):
+        build_model("family1d", {"n_classes": 3})

@@ -1,0 +1,75 @@
+"""The diagnosis stage over HTTP: a batch is read on its sensor's registered geometry (or says it
+assumed one), its rpm is checked against the geometry's range and the spectrum, and impossible
+geometry is refused — each with a clear 4xx or warning and nothing half-written."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.service.bodies import ARROW, arrow_body, meta, signal
+
+GEOM = "/api/v1/turbines/{}/sensors/{}/geometry"
+POST = "/api/v1/turbines/{}/batches"
+
+
+def post(client, turbine: str, rpm: float | None, recorded_at: str = "2026-11-01T10:00:00Z"):
+    body = arrow_body(signal(), meta(recorded_at=recorded_at, rpm=rpm))
+    return client.post(POST.format(turbine), content=body, headers={"Content-Type": ARROW})
+
+
+def test_without_geometry_the_diagnosis_says_it_assumed_one(client):
+    r = post(client, "WT-D0", 1500.0)
+    assert r.status_code == 201, r.text
+    d = r.json()["prediction"]["diagnosis"]
+    assert d["geometry"] == "assumed" and d["speed_source"] == "given"
+    assert any("no bearing geometry registered" in w for w in d["warnings"])
+    assert set(d["family_prominence"]) == {"FTF", "BPFO", "BPFI", "BSF", "SHAFT"}
+    if r.json()["prediction"]["label"] != "normal":
+        assert d["fault_family"] == "unknown"
+
+
+def test_registered_geometry_is_used_and_rpm_outside_its_range_is_refused(client):
+    client.put("/api/v1/turbines/WT-D1", json={})
+    put = client.put(GEOM.format("WT-D1", "gearbox_hss"),
+                     json={"bearing": "SKF 6309", "rpm_min": 1000, "rpm_max": 1800})
+    assert put.status_code == 201, put.text
+    r = post(client, "WT-D1", 1500.0)
+    assert r.status_code == 201, r.text
+    d = r.json()["prediction"]["diagnosis"]
+    assert d["geometry"] == "registered" and d["rpm"] == pytest.approx(1500.0)
+    assert d["defect_orders"]["BPFO"] > 2.0
+    n_batches = len(client.get("/api/v1/turbines/WT-D1/predictions").json()["items"])
+    bad = post(client, "WT-D1", 2400.0, recorded_at="2026-11-01T10:10:00Z")
+    assert bad.status_code == 422
+    assert "outside the range" in bad.json()["detail"] and "1000-1800" in bad.json()["detail"]
+    assert len(client.get("/api/v1/turbines/WT-D1/predictions").json()["items"]) == n_batches
+
+
+def test_an_rpm_that_disagrees_with_the_spectrum_is_a_warning(client):
+    # The test signal's shaft comb is at 25 Hz = 1500 rpm; 1380 rpm is 8 % off.
+    r = post(client, "WT-D2", 1380.0)
+    assert r.status_code == 201, r.text
+    d = r.json()["prediction"]["diagnosis"]
+    assert any("disagrees with the spectrum" in w for w in d["warnings"]), d["warnings"]
+    assert d["comb_rpm"] == pytest.approx(1500.0, rel=0.02) and d["rpm"] == pytest.approx(1380.0)
+
+
+def test_without_rpm_the_speed_is_estimated(client):
+    r = post(client, "WT-D3", None)
+    assert r.status_code == 201, r.text
+    d = r.json()["prediction"]["diagnosis"]
+    assert d["speed_source"] == "estimated" and d["rpm"] == pytest.approx(1500.0, rel=0.02)
+
+
+@pytest.mark.parametrize(("body", "needle"), [
+    ({"n_elements": 9, "element_diameter_mm": 40.0, "pitch_diameter_mm": 39.0}, "diameter"),
+    ({"n_elements": 9, "element_diameter_mm": 8.0, "pitch_diameter_mm": 39.0,
+      "contact_angle_deg": 90.0}, "contact_angle_deg"),
+    ({"n_elements": 0, "element_diameter_mm": 8.0, "pitch_diameter_mm": 39.0}, "n_elements"),
+])
+def test_geometry_that_cannot_be_physical_is_refused(client, body, needle):
+    client.put("/api/v1/turbines/WT-D4", json={})
+    r = client.put(GEOM.format("WT-D4", "hss"), json=body)
+    assert r.status_code == 422, r.text
+    assert needle in str(r.json()["detail"])
+    assert client.get(GEOM.format("WT-D4", "hss")).status_code == 404

@@ -64,16 +64,31 @@ def _zone_triggers(batch: Batch, limits: dict[str, rules.ZoneLimits]) -> list[Tr
     return out
 
 
+UNKNOWN_FAMILY = "unknown_family"
+
+
+def _fault_probabilities(probabilities: dict[str, float], score: float,
+                         diagnosis: dict | None) -> dict[str, float]:
+    """Per-class fault probabilities of a prediction; on assumed geometry the family is not
+    known, so the only fault "class" is ``unknown_family`` with the probability of any fault."""
+    if diagnosis and diagnosis.get("geometry") == "assumed":
+        return {UNKNOWN_FAMILY: float(score)}
+    return {c: float(p) for c, p in probabilities.items() if c != rules.NORMAL}
+
+
 def _fault_triggers(session: Session, prediction: Prediction, zone: str | None,
                     policies: dict[str, rules.AlarmPolicy] | None) -> list[Trigger]:
     """One trigger per fault class whose hysteresis is met over the sensor's newest predictions
-    (by recorded time, up to and including this one: a late snapshot is judged in its place)."""
-    faults = [c for c in prediction.probabilities if c != rules.NORMAL]
-    if not faults:
+    (by recorded time, up to and including this one: a late snapshot is judged in its place).
+    A sensor without registered geometry raises ``unknown_family`` alarms, never a named race."""
+    current = _fault_probabilities(prediction.probabilities, prediction.score,
+                                   prediction.diagnosis)
+    if not current:
         return []
-    pols = {c: rules.policy_for(c, policies) for c in faults}
+    pols = {c: rules.policy_for(c, policies) for c in current}
     older = session.execute(
-        select(Prediction.probabilities, Prediction.batch_id)
+        select(Prediction.probabilities, Prediction.score, Prediction.diagnosis,
+               Prediction.batch_id)
         .where(Prediction.sensor_id == prediction.sensor_id, Prediction.id != prediction.id)
         .where(or_(Prediction.recorded_at < prediction.recorded_at,
                    and_(Prediction.recorded_at == prediction.recorded_at,
@@ -81,7 +96,8 @@ def _fault_triggers(session: Session, prediction: Prediction, zone: str | None,
         .order_by(Prediction.recorded_at.desc(), Prediction.id.desc())
         .limit(max(p.m for p in pols.values()) - 1)
     ).all()
-    history = [(prediction.probabilities, prediction.batch_id), *older]
+    history = [(current, prediction.batch_id),
+               *((_fault_probabilities(p, s, d), b) for p, s, d, b in older)]
     out = []
     for c, pol in pols.items():
         probs = [float(p.get(c, 0.0)) for p, _ in history]

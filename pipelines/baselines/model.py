@@ -45,6 +45,16 @@ class Baseline:
         return dict(zip(self.names, self.median, strict=True)), dict(zip(self.names, self.scale, strict=True))
 
 
+def finite(features: Mapping[str, float]) -> dict[str, float]:
+    """The finite features only, as plain floats (what is stored as JSON: no NaN, no Inf)."""
+    out = {}
+    for k, v in features.items():
+        f = float(v)
+        if np.isfinite(f):
+            out[k] = f
+    return out
+
+
 def feature_matrix(samples: Sequence[Mapping[str, float]], names: Sequence[str] | None = None
                    ) -> tuple[list[str], np.ndarray]:
     """Feature dicts -> (names, (N, D) float64); missing or non-finite values are NaN. Default

@@ -8,6 +8,7 @@ snapshot scored against the fitted medians and scales.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -104,7 +105,9 @@ def _first_version(session: Session, sensor_id: int, n_required: int, threshold:
 
 def observe(*, session: Session, sensor_id: int, features: dict[str, float], fs_hz: float,
             config: DetectionConfig) -> Detection:
-    """Learn from or score one snapshot's features (in the caller's transaction)."""
+    """Learn from or score one snapshot's features (in the caller's transaction); non-finite
+    features are left out."""
+    features = model.finite(features)
     row = current(session, sensor_id)  # no lock to score against a ready baseline
     if row is None or row.state == LEARNING:
         row = current(session, sensor_id, lock=True)
@@ -116,7 +119,9 @@ def observe(*, session: Session, sensor_id: int, features: dict[str, float], fs_
             row.fs_hz = fs_hz
         n_seen = len(row.samples)
         if n_seen >= row.n_required:
-            _store_fit(row, model.fit(row.samples, fs_hz=row.fs_hz))
+            # No feature finite in most samples: keep learning rather than fail the ingest.
+            with contextlib.suppress(ValueError):
+                _store_fit(row, model.fit(row.samples, fs_hz=row.fs_hz))
         session.flush()
         return Detection(LEARNING, row.version, n_seen, row.n_required, row.threshold)
     value = model.score(as_baseline(row), features)

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pipelines.baselines.features import snapshot_features
+from pipelines.baselines.model import finite
 from pipelines.features.spec import InputSpec
 from pipelines.inference.shaft import ShaftContext
 from pipelines.inference.snapshot import SnapshotAnalysis, analyse_snapshot, validate_snapshot
@@ -189,6 +190,7 @@ def _insert_rows(session, turbine, sensor_id, uri, sha, nbytes, decoded, analysi
 
 def _detection_columns(session, sensor_id, features, fs_hz, config) -> dict:
     """Learn from or score the snapshot against the sensor's baseline; the prediction's columns."""
+    features = finite(features)
     d = baselines.observe(session=session, sensor_id=sensor_id, features=features, fs_hz=fs_hz,
                           config=config)
     return {"features": features, "anomaly_score": d.score, "anomaly_threshold": d.threshold,

@@ -70,3 +70,7 @@ def test_default_threshold_is_calibrated_on_healthy_runs():
     assert cal.threshold == pytest.approx(model.DEFAULT_THRESHOLD, abs=0.1)
     assert cal.rate_at(model.DEFAULT_THRESHOLD)["pooled"] <= 0.06
     assert cal.alarm_rate_at(model.DEFAULT_THRESHOLD) <= 0.01
+
+
+def test_finite_keeps_only_storable_values():
+    assert model.finite({"a": np.float32(1.5), "b": float("nan"), "c": float("inf")}) == {"a": 1.5}

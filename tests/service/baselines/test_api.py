@@ -147,3 +147,20 @@ def test_unknown_turbine_or_sensor_is_404(client, session_factory, turbine, sens
                                               "end": "2026-11-02T00:00:00Z"})):
         assert r.status_code == 404 and needle in r.json()["detail"]
     assert n_versions(session_factory) == before
+
+
+def test_unfittable_features_keep_learning_and_never_fail_the_ingest(session):
+    from service.baselines import service
+    from service.tables import Sensor, Turbine
+
+    t = Turbine(name="WT-NAN")
+    session.add(t)
+    session.flush()
+    s = Sensor(turbine_id=t.id, name="hss")
+    session.add(s)
+    session.flush()
+    cfg = service.DetectionConfig(n_required=N_REQUIRED)
+    for k in range(N_REQUIRED + 1):
+        d = service.observe(session=session, sensor_id=s.id, features={"f": float("nan")},
+                            fs_hz=25_600.0, config=cfg)
+        assert (d.state, d.n_seen, d.score) == ("learning", k + 1, None)

@@ -24,6 +24,13 @@ from torch import nn
 FAMILY_INDEX = {"FTF": 0, "BPFO": 1, "BPFI": 2, "BSF": 3, "SHAFT": 4}
 CENTRE_ROW = 2
 INPUT_SCALE = 0.1  # standardised cells arrive x3 (pipelines' Z_SCALE); bring them near unit range
+# The evidence gate: no fault is named without its comb. Below GATE_Z robust standard scores
+# (the strongest race/ball rule reading against the snapshot's own probes) every fault logit is
+# lowered by GATE_SLOPE per score. Fixed, not learnt: two training rigs are too few to learn
+# how little evidence is enough, and off their distribution (another machine, a wrong speed,
+# assumed geometry) the learnt part alone was seen naming faults on flat envelope spectra.
+GATE_Z = 1.5
+GATE_SLOPE = 3.0
 
 
 def harmonic_windows(n_cells: int, cells_per_unit: int, harmonics: tuple[int, ...],
@@ -54,8 +61,9 @@ class FamilyHead(nn.Module):
     """Evidence per family (B, F) + rule term -> logits (normal, inner_race, outer_race, ball).
 
     Ball: the BSF family, whose even harmonics are the 2 x BSF impacts (rule term on 2, 4, 6).
-    Normal: a learnt affine function of the strongest race/ball rule reading (no absolute level:
-    it does not carry between machines).
+    Normal: a learnt function of the strongest race/ball rule reading (no absolute level: it does
+    not carry between machines) that never rises with evidence. Faults: lowered by the evidence
+    gate below GATE_Z.
     """
 
     def __init__(self, n_cells: int, cells_per_unit: int):
@@ -63,7 +71,11 @@ class FamilyHead(nn.Module):
         self.register_buffer("race_win", harmonic_windows(n_cells, cells_per_unit, (1, 2, 3)))
         self.register_buffer("ball_win", harmonic_windows(n_cells, cells_per_unit, (2, 4, 6)))
         self.rule_weight = nn.Parameter(torch.tensor(1.0))
-        self.normal = nn.Linear(1, 1)
+        # normal = normal_bias - softplus(normal_slope) * strongest: more comb evidence can
+        # never make "normal" more likely (a free slope learnt the opposite on UESTC's healthy
+        # shaft lines and then called clear simulated faults normal).
+        self.normal_bias = nn.Parameter(torch.tensor(0.0))
+        self.normal_slope = nn.Parameter(torch.tensor(0.5))
         self.bias = nn.Parameter(torch.zeros(4))
 
     def rule(self, x: torch.Tensor) -> torch.Tensor:
@@ -76,9 +88,11 @@ class FamilyHead(nn.Module):
         r = self.rule(x)
         e = self.rule_weight * r + evidence
         strongest = r[:, [FAMILY_INDEX["BPFO"], FAMILY_INDEX["BPFI"], FAMILY_INDEX["BSF"]]].amax(1)
-        normal = -self.normal(strongest[:, None])[:, 0]
-        return torch.stack([normal, e[:, FAMILY_INDEX["BPFI"]], e[:, FAMILY_INDEX["BPFO"]],
-                            e[:, FAMILY_INDEX["BSF"]]], dim=1) + self.bias
+        normal = self.normal_bias - nn.functional.softplus(self.normal_slope) * strongest
+        gate = GATE_SLOPE * torch.relu(GATE_Z - strongest)
+        faults = torch.stack([e[:, FAMILY_INDEX["BPFI"]], e[:, FAMILY_INDEX["BPFO"]],
+                              e[:, FAMILY_INDEX["BSF"]]], dim=1) - gate[:, None]
+        return torch.cat([normal[:, None], faults], dim=1) + self.bias
 
 
 def pooled_features(h: torch.Tensor, cells_per_unit: int) -> torch.Tensor:

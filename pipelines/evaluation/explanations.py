@@ -236,3 +236,24 @@ def render_markdown(results: dict) -> str:
                f"verdict: {g['verdict']})", "", f"![{g['label']}]({g['image']})", ""]
     md += ["## How to read this", "", *results["notes"], ""]
     return "\n".join(md)
+
+
+def defect_order_path(datasets_dir, out, arch: str = "family1d", steps: int = 800,
+                      seed: int = 0, log: Log = print, model_cache=None) -> dict:
+    """The defect-order models' physics agreement on held-out real recordings (see
+    ``pipelines.evaluation.order_explanations``); writes its section of explanations.md."""
+    from pipelines.evaluation import order_explanations
+
+    return order_explanations.write(datasets_dir, out, arch, steps, seed, log, model_cache)
+
+
+def kept_order_section(out) -> str:
+    """The defect-order section of ``<out>/explanations.md`` (to keep it when the spectrum
+    models' part of the file is regenerated), or ''."""
+    from pathlib import Path
+
+    from pipelines.evaluation.order_explanations import MARKER
+
+    md = Path(out) / "explanations.md"
+    text = md.read_text() if md.exists() else ""
+    return "\n" + text[text.index(MARKER):] if MARKER in text else ""

@@ -18,6 +18,13 @@ Four methods, each one batched call over all windows of a snapshot (captum under
 
 Every map is non-negative and has the input's shape, (B, 1, F) or (B, 1, F, T); the frequency
 of row ``k`` is ``spec.freqs_hz[k]`` and the time of column ``j`` is ``spec.times_s[j]``.
+Defect-order inputs (B, families, rows, cells) get maps of that shape: cell j of a family is
+(j + 1) / cells_per_unit multiples of its defect order. Their IG baseline keeps the input's
+shaft-coincidence mask row (geometry, not evidence) and zeroes the readings; the family models'
+last convolution runs on (B x families, ...), so Grad-CAM's map is folded back to
+(B, families, cells) and spread evenly over the sideband rows (it has no row resolution).
+A defect-order map puts nothing on the mask row: what the verdict owes to the *measurement*
+is asked, and the mask is the same for every snapshot of a bearing.
 Pure torch/numpy/captum: no service, no database.
 """
 
@@ -32,6 +39,7 @@ import torch
 from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, Saliency
 from torch import nn
 
+from pipelines.features.defect_orders import N_ROWS, SIDEBANDS, Z_SCALE, defect_order_inputs
 from pipelines.features.inputs import model_inputs
 from pipelines.features.spec import InputSpec
 
@@ -75,12 +83,13 @@ def _last_conv(module: nn.Module) -> nn.Module:
 def attribute(module: nn.Module, x: np.ndarray | torch.Tensor, target: np.ndarray | int,
               method: str, *, ig_steps: int = IG_STEPS, smooth_samples: int = SMOOTH_SAMPLES,
               smooth_std: float = SMOOTH_STD, seed: int = 0, max_batch: int = 64,
-              signed: bool = False) -> np.ndarray:
+              signed: bool = False, baselines: np.ndarray | float = 0.0) -> np.ndarray:
     """Attribution of ``target`` for every row of ``x`` (B, 1, F[, T]), float32, x's shape.
 
     Non-negative maps by default (|gradient|, mean |gradient|, IG's positive part, ReLU'd
     Grad-CAM); ``signed=True`` returns the raw signed gradient and IG (whose sum then equals
-    logit(x) - logit(0): "completeness").
+    logit(x) - logit(baseline): "completeness"). ``baselines``: IG's reference input (0 or an
+    array of x's shape).
     ``module`` must be in eval mode (rows independent). ``max_batch`` bounds the inputs per
     forward pass (IG path points, SmoothGrad copies); 64 ran faster than 256 on 2 cores
     (bench/attribution_cost.py) and keeps a 2-D pass's activations to ~100 MB.
@@ -98,7 +107,9 @@ def attribute(module: nn.Module, x: np.ndarray | torch.Tensor, target: np.ndarra
             a = _smoothgrad(module, xt, t, smooth_samples, smooth_std, seed, max_batch)
         elif method == "ig":
             ig = IntegratedGradients(module, multiply_by_inputs=True)
-            a = ig.attribute(xt, baselines=0.0, target=t, n_steps=ig_steps,
+            base = (baselines if isinstance(baselines, float)
+                    else _tensor(baselines, module).to(xt.dtype))
+            a = ig.attribute(xt, baselines=base, target=t, n_steps=ig_steps,
                              internal_batch_size=max(max_batch, len(xt)))
             a = a if signed else a.clamp_min(0.0)
         else:
@@ -122,9 +133,24 @@ def _gradcam(module: nn.Module, xt: torch.Tensor, t: torch.Tensor) -> torch.Tens
     with _HOOK_LOCK:
         cam = LayerGradCam(module, _last_conv(module)).attribute(
             xt, target=t, relu_attributions=True)
+    if xt.ndim == 4 and cam.shape[0] == xt.shape[0] * xt.shape[1] != xt.shape[0]:
+        return _fold_families(cam.float(), xt)
     mode = "linear" if xt.ndim == 3 else "bilinear"
     # Cells of the last layer are centred over the input bins they pool (align_corners=False).
     return LayerAttribution.interpolate(cam.float(), tuple(xt.shape[2:]), interpolate_mode=mode)
+
+
+def _fold_families(cam: torch.Tensor, xt: torch.Tensor) -> torch.Tensor:
+    """(B x F, 1, [1,] L') Grad-CAM of a family model -> (B, F, R, L): cells interpolated to the
+    input's, the value spread evenly over the sideband rows (the mask row gets none)."""
+    b, f, r, length = xt.shape
+    per_cell = cam.reshape(b * f, 1, -1)
+    if per_cell.shape[-1] != length:
+        per_cell = LayerAttribution.interpolate(per_cell, (length,), interpolate_mode="linear")
+    per_cell = per_cell.reshape(b, f, 1, length)
+    rows = torch.zeros(r, dtype=per_cell.dtype)
+    rows[: min(r, len(SIDEBANDS))] = 1.0 / min(r, len(SIDEBANDS))
+    return per_cell * rows[None, None, :, None]
 
 
 def normalise_rows(a: np.ndarray) -> np.ndarray:
@@ -137,17 +163,23 @@ def normalise_rows(a: np.ndarray) -> np.ndarray:
 
 @dataclass
 class AttributionMap:
-    """A snapshot's attribution, summing to 1: (F,) for spectra, (F, T) for spectrograms."""
+    """A snapshot's attribution, summing to 1: (F,) for spectra, (F, T) for spectrograms,
+    (families, rows, cells) for defect-order inputs (``freqs_hz`` then empty, ``orders`` the
+    cells' multiples of each family's defect order)."""
 
     values: np.ndarray
     freqs_hz: np.ndarray
     times_s: np.ndarray | None
     method: str
     n_windows: int
+    orders: np.ndarray | None = None
 
     @property
     def per_freq(self) -> np.ndarray:
-        """Attribution per frequency bin (time summed out)."""
+        """Attribution per frequency bin (time summed out); per cell (families and rows summed)
+        for defect-order maps."""
+        if self.orders is not None:
+            return self.values.sum(axis=(0, 1))
         return self.values if self.values.ndim == 1 else self.values.sum(axis=1)
 
 
@@ -156,10 +188,27 @@ def pick_windows(n: int, k: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, min(n, k)).round().astype(np.int64))
 
 
-def snapshot_inputs(x: np.ndarray, fs_hz: float, spec: InputSpec) -> np.ndarray:
-    """The model inputs of a (C, N) snapshot, as inference cuts them."""
+def snapshot_inputs(x: np.ndarray, fs_hz: float, spec: InputSpec, shaft_hz: float | None = None,
+                    defect_orders: dict[str, float] | None = None) -> np.ndarray:
+    """The model inputs of a (C, N) snapshot, as inference cuts them. Defect-order specs need
+    the shaft speed and defect orders the prediction used."""
+    if spec.kind == "defect_orders":
+        if shaft_hz is None or defect_orders is None:
+            raise ValueError("defect-order inputs need the shaft speed and the defect orders")
+        inputs, _, _ = defect_order_inputs(np.atleast_2d(x), fs_hz, spec, shaft_hz,
+                                           defect_orders)
+        return inputs
     inputs, _ = model_inputs(np.atleast_2d(x), fs_hz, spec)
     return inputs
+
+
+def order_baseline(inputs: np.ndarray) -> np.ndarray:
+    """IG's reference for defect-order inputs: the probes' level (0) in every reading row, the
+    input's own shaft-coincidence mask row kept."""
+    base = np.zeros_like(inputs, dtype=np.float32)
+    if inputs.shape[2] == N_ROWS:
+        base[:, :, N_ROWS - 1] = inputs[:, :, N_ROWS - 1]
+    return base
 
 
 def attribution_map(module: nn.Module, inputs: np.ndarray, spec: InputSpec, target: int,
@@ -172,6 +221,17 @@ def attribution_map(module: nn.Module, inputs: np.ndarray, spec: InputSpec, targ
     if max_windows is None:
         max_windows = MAX_WINDOWS_EXPENSIVE if method in ("ig", "smoothgrad") else len(inputs)
     rows = inputs[pick_windows(len(inputs), max_windows)]
+    if spec.kind == "defect_orders":
+        raw = attribute(module, rows, target, method, baselines=order_baseline(rows),
+                        smooth_std=SMOOTH_STD * Z_SCALE)
+        if raw.shape[2] == N_ROWS:  # the mask row is geometry, the same for every snapshot
+            raw[:, :, N_ROWS - 1] = 0.0
+        a = normalise_rows(raw)
+        values = a.mean(axis=0)
+        values /= max(values.sum(), 1e-30)
+        orders = (np.arange(spec.n_cells) + 1.0) / spec.cells_per_unit
+        return AttributionMap(values.astype(np.float32), np.zeros(0), None, method, len(rows),
+                              orders)
     a = normalise_rows(attribute(module, rows, target, method))
     values = a.mean(axis=0)[0]
     values /= max(values.sum(), 1e-30)

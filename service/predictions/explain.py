@@ -4,8 +4,10 @@ the sensor's bearing and gears, as JSON or PNG.
 Integrated Gradients and SmoothGrad cost ~0.1-0.4 s per window, so their maps are cached on
 disk under ``<data_root>/explanations/``, content-addressed by the raw file's sha256, the
 model's weights sha256, the method, the target class and ``MAP_VERSION`` (bump it when an
-attribution method changes). The physics part is recomputed on every request: it depends on
-the sensor's geometry, which may be edited after the map was cached.
+attribution method changes); defect-order maps also by the shaft speed and defect orders
+their inputs were read with. The physics part is recomputed on every request: it depends on
+the sensor's geometry, which may be edited after the map was cached. Defect-order models are
+explained in ``service.predictions.explain_orders``.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from pipelines.dsp.spectra import estimate_shaft_hz
 from pipelines.explain import attribution as attr
 from pipelines.explain import physics
 from pipelines.explain.figure import ExplanationFigure, render_png
+from pipelines.explain.order_figure import OrderFigure, render_order_png
 from pipelines.features.spec import InputSpec
 from service.batches.storage import RawStore, read_parquet
 from service.batches.tables import Batch
 from service.components.service import SensorKinematics, kinematics_for_sensor
 from service.errors import BadRequest
+from service.predictions import explain_orders as eo
 from service.predictions import service as predictions
 from service.predictions.schemas import (
     AgreementOut,
@@ -56,13 +60,15 @@ class Explained:
     """An explanation: the JSON body and the figure it renders to."""
 
     out: ExplanationOut
-    figure: ExplanationFigure
+    figure: ExplanationFigure | OrderFigure
 
 
-def cache_path(root: Path, raw_sha: str, model_sha: str, method: str, target: int) -> Path:
-    """Where the map of (raw file, model, method, target) is cached."""
-    key = hashlib.sha256(f"{MAP_VERSION}|{raw_sha}|{model_sha}|{method}|{target}".encode()
-                         ).hexdigest()
+def cache_path(root: Path, raw_sha: str, model_sha: str, method: str, target: int,
+               context: str = "") -> Path:
+    """Where the map of (raw file, model, method, target[, input context]) is cached."""
+    extra = f"|{context}" if context else ""
+    key = hashlib.sha256(f"{MAP_VERSION}|{raw_sha}|{model_sha}|{method}|{target}{extra}"
+                         .encode()).hexdigest()
     return root / "explanations" / key[:2] / f"{key}.npz"
 
 
@@ -71,9 +77,10 @@ def load_or_compute(path: Path | None, compute) -> tuple[attr.AttributionMap, bo
     if path is not None and path.exists():
         try:
             with np.load(path) as z:
+                orders = z["orders"] if "orders" in z.files and z["orders"].size else None
                 return attr.AttributionMap(z["values"], z["freqs_hz"], z["times_s"] if
                                            z["times_s"].size else None, str(z["method"]),
-                                           int(z["n_windows"])), True
+                                           int(z["n_windows"]), orders), True
         except (OSError, KeyError, ValueError):
             pass  # a damaged cache entry is recomputed and replaced
     m = compute()
@@ -82,7 +89,7 @@ def load_or_compute(path: Path | None, compute) -> tuple[attr.AttributionMap, bo
         tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.npz")
         np.savez(tmp, values=m.values, freqs_hz=m.freqs_hz, method=m.method,
                  times_s=m.times_s if m.times_s is not None else np.zeros(0),
-                 n_windows=m.n_windows)
+                 n_windows=m.n_windows, orders=m.orders if m.orders is not None else np.zeros(0))
         os.replace(tmp, path)
     return m, False
 
@@ -139,19 +146,30 @@ def explain_prediction(*, session, store: RawStore, runtime, prediction_id: int,
         raise BadRequest(f"unknown class {target_class!r}; the model knows {clf.classes}")
     target = clf.classes.index(target_class)
     sk = kinematics_for_sensor(session=session, sensor_id=p.sensor_id)
+    diagnosis, rpm = p.diagnosis, batch.rpm
     session.rollback()  # no read transaction is held during the CPU work
     spec = InputSpec.from_dict(clf.input_spec_dict)
     x, _, _ = read_parquet(store.path(batch.raw_uri))
     fs = batch.sample_rate_hz
+    orders_ctx = None
     with cpu_slots or nullcontext():
-        inputs = attr.snapshot_inputs(x, fs, spec)
-        path = (cache_path(store.data_root, batch.raw_sha256, clf.sha256, method, target)
+        if spec.kind == "defect_orders":
+            orders_ctx = eo.order_context(diagnosis, x, fs, spec, rpm, sk)
+            inputs = attr.snapshot_inputs(x, fs, spec, orders_ctx[0], orders_ctx[1])
+            key = eo.context_key(orders_ctx[0], orders_ctx[1])
+        else:
+            inputs, key = attr.snapshot_inputs(x, fs, spec), ""
+        path = (cache_path(store.data_root, batch.raw_sha256, clf.sha256, method, target, key)
                 if method in CACHED_METHODS else None)
         amap, cached = load_or_compute(
             path, lambda: attr.attribution_map(clf.model, inputs, spec, target, method))
-    ctx = _Explaining(prediction=p, served=served, spec=spec, sensor=sk,
-                      shaft=shaft_speed(batch.rpm, x, fs, sk), amap=amap, cached=cached,
-                      inputs=inputs, target_class=target_class, method=method, x=x, fs_hz=fs)
+    shaft = (eo.shaft_out(orders_ctx[0], orders_ctx[2], sk.shaft_speed_ratio) if orders_ctx
+             else shaft_speed(batch.rpm, x, fs, sk))
+    ctx = _Explaining(prediction=p, served=served, spec=spec, sensor=sk, shaft=shaft, amap=amap,
+                      cached=cached, inputs=inputs, target_class=target_class, method=method,
+                      x=x, fs_hz=fs)
+    if orders_ctx is not None:
+        return _physics_orders(ctx, orders_ctx[0], orders_ctx[1])
     return _physics(ctx)
 
 
@@ -173,9 +191,40 @@ class _Explaining:
     fs_hz: float
 
 
+def _common(ctx: _Explaining) -> dict:
+    """The fields every explanation has, whatever its axes."""
+    sk, served = ctx.sensor, ctx.served
+    return dict(
+        prediction_id=ctx.prediction.id,
+        model_version=ModelRef(id=served.version_id, name=served.name),
+        architecture=served.classifier.architecture, method=ctx.method,
+        target_class=ctx.target_class, predicted_class=ctx.prediction.label,
+        n_windows=ctx.amap.n_windows, cached=ctx.cached, shaft_speed=ctx.shaft,
+        geometry={"bearing": sk.designation, "assumed": sk.assumed, "approximate": sk.approximate,
+                  "source": sk.source, "gear_mesh_orders": sk.gear_orders,
+                  "shaft_speed_ratio": sk.shaft_speed_ratio})
+
+
+def _physics_orders(ctx: _Explaining, shaft_hz: float, defect_orders: dict[str, float]
+                    ) -> Explained:
+    """The defect-order physics check of the map, and its figure."""
+    got = eo.physics_fields(ctx.amap, ctx.spec, ctx.target_class, shaft_hz, defect_orders)
+    out = ExplanationOut(**_common(ctx), **got["fields"])
+    sk, shaft = ctx.sensor, ctx.shaft
+    notes = [f"shaft {shaft.rpm:.0f} rpm ({shaft.source})",
+             (sk.designation or "custom bearing") + (" (ASSUMED)" if sk.assumed else ""),
+             f"harmonic cells +-{100 * eo.orders.TOLERANCE:g}% of k",
+             f"verdict: {got['check'].verdict.physics}"]
+    title = (f"{ctx.method} attribution for '{ctx.target_class}' - {ctx.served.name} "
+             f"({ctx.served.classifier.architecture}), {ctx.amap.n_windows} windows, "
+             "defect-order axes")
+    return Explained(out, eo.order_figure(ctx.amap, ctx.inputs, ctx.spec, got["check"],
+                                          defect_orders, shaft_hz, title, notes))
+
+
 def _physics(ctx: _Explaining) -> Explained:
     """The physics check of the map (or the salient bands alone without a shaft speed)."""
-    amap, sk, shaft, served = ctx.amap, ctx.sensor, ctx.shaft, ctx.served
+    amap, sk, shaft = ctx.amap, ctx.sensor, ctx.shaft
     freqs, per_f = amap.freqs_hz, amap.per_freq
     expected = physics.EXPECTED_FAMILY.get(ctx.target_class)
     if shaft.shaft_hz is not None:
@@ -192,14 +241,8 @@ def _physics(ctx: _Explaining) -> Explained:
         v = physics.Verdict("inconclusive", expected, "no shaft speed: the batch has no rpm "
                             "and none could be estimated, so no defect lines can be placed")
     out = ExplanationOut(
-        prediction_id=ctx.prediction.id,
-        model_version=ModelRef(id=served.version_id, name=served.name),
-        architecture=served.classifier.architecture, method=ctx.method,
-        target_class=ctx.target_class, predicted_class=ctx.prediction.label,
-        n_windows=amap.n_windows, cached=ctx.cached, map=display_map(amap), shaft_speed=shaft,
-        geometry={"bearing": sk.designation, "assumed": sk.assumed, "approximate": sk.approximate,
-                  "source": sk.source, "gear_mesh_orders": sk.gear_orders,
-                  "shaft_speed_ratio": sk.shaft_speed_ratio},
+        **_common(ctx), map=display_map(amap),
+        axis_units="Hz" if amap.times_s is None else "Hz x s",
         defect_frequencies_hz={k: round(f, 3) for k, f in fundamentals.items()},
         tolerance_pct=100 * physics.TOLERANCE, n_harmonics=physics.N_HARMONICS,
         bands=[BandOut(lo_hz=b.lo_hz, hi_hz=b.hi_hz, peak_hz=b.peak_hz, share=round(b.share, 5),
@@ -243,4 +286,6 @@ def _figure(ctx: _Explaining, bands: list[physics.Band], lines: physics.Lines,
 
 def explanation_png(explained: Explained) -> bytes:
     """The explanation's figure as PNG bytes."""
+    if isinstance(explained.figure, OrderFigure):
+        return render_order_png(explained.figure)
     return render_png(explained.figure)

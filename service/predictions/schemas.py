@@ -49,17 +49,33 @@ class PredictionPage(BaseModel):
 
 
 class SaliencyOut(BaseModel):
+    """Input-gradient map at full resolution. Spectrum models: over ``freqs_hz`` (1-D) or
+    ``freqs_hz`` x ``times_s`` (2-D). Defect-order models: ``freqs_hz`` is null and the map is
+    (families x rows x cells) over ``orders`` (cell j = ``orders[j]`` multiples of each family's
+    defect order; rows: shaft sidebands, then the shaft-coincidence mask)."""
+
     prediction_id: int
     model_version: ModelRef
     architecture: str
     method: str
     target_class: str
-    freqs_hz: list[float]
+    axis_units: str = Field(default="Hz", description="`Hz`, `Hz x s` or `defect orders`.")
+    freqs_hz: list[float] | None
     times_s: list[float] | None = Field(description="Frame times within one window (2-D model).")
-    attribution: list[float] | list[list[float]] = Field(
-        description="Normalised to sum 1; over frequency (1-D) or frequency x time (2-D)."
-    )
-    top_frequencies_hz: list[float]
+    orders: list[float] | None = Field(
+        default=None, description="Defect-order models: multiples of the family's defect "
+                                  "order at each cell.")
+    families: list[str] | None = Field(default=None, description="Defect-order models: planes.")
+    rows: list[str] | None = Field(default=None, description="Defect-order models: sideband "
+                                   "rows (shaft orders) and the coincidence mask row.")
+    family_shares: dict[str, float] | None = Field(
+        default=None, description="Defect-order models: attribution share per family plane.")
+    attribution: list[float] | list[list[float]] | list[list[list[float]]] = Field(
+        description="Normalised to sum 1; over frequency (1-D), frequency x time (2-D) or "
+                    "families x rows x cells (defect orders).")
+    top_frequencies_hz: list[float] = Field(
+        description="The most salient frequencies; for defect-order models the cells' orders "
+                    "at the prediction's shaft speed.")
 
 
 class ShaftSpeedOut(BaseModel):
@@ -108,7 +124,75 @@ class MapOut(BaseModel):
     per_frequency: list[float] = Field(description="Attribution per frequency cell, time summed.")
 
 
+class ShareOut(BaseModel):
+    share: float = Field(description="Share of the attribution on these cells.")
+    chance: float = Field(description="Share of the cells in the grid they are counted in.")
+    ratio: float | None = Field(description="share / chance (x chance).")
+
+
+class FamilyShareOut(BaseModel):
+    plane: ShareOut = Field(description="The family's whole plane (chance 1 / families).")
+    harmonics: ShareOut = Field(description="Harmonic cells k = 1..n, sideband rows, against "
+                                            "the whole input grid (reading rows; the mask row "
+                                            "carries no attribution).")
+    centre: ShareOut = Field(description="Harmonic cells of the centre row (s = 0).")
+    sidebands: ShareOut = Field(description="Harmonic cells of the sideband rows (s != 0).")
+    in_plane: ShareOut = Field(description="Harmonic cells (centre row, |u - k| <= 2 % of k) "
+                                           "as a share of the plane's own mass against the "
+                                           "share of the plane they cover: the verdict's "
+                                           "figure.")
+    sidebands_in_plane: ShareOut = Field(description="The sideband rows' cells at the harmonic "
+                                                     "columns (k x order +- 1, 2), the same way.")
+    lines: ShareOut | None = Field(default=None, description="Cells whose read order is a "
+                                   "harmonic k x order in any row (row s: u = k - s / order), "
+                                   "share of the plane.")
+
+
+class OrderBandOut(BaseModel):
+    family: str
+    harmonic: int
+    sideband: int = Field(description="Shaft-order offset s of the row.")
+    order: float = Field(description="Shaft orders: k x the family's defect order + s.")
+    hz: float | None = Field(description="At the prediction's shaft speed.")
+    share: float
+
+
+class OrderMapOut(BaseModel):
+    orders: list[float] = Field(description="Multiples of each family's defect order per cell.")
+    families: list[str]
+    rows: list[str] = Field(description="Sideband offsets (shaft orders), then `mask`.")
+    attribution: list[list[list[float]]] = Field(description="families x rows x cells, sums 1.")
+    per_family: dict[str, list[float]] = Field(description="Per family: attribution per cell, "
+                                                           "rows summed.")
+
+
+class DefectOrderCheckOut(BaseModel):
+    """The physics check of a defect-order model's map."""
+
+    axis_units: str = "defect orders"
+    defect_orders: dict[str, float] = Field(description="Orders (x shaft speed) the input used.")
+    shaft_hz: float | None
+    n_harmonics: int
+    tolerance_pct: float = Field(description="Harmonic cells: |u - k| <= this % of k, at "
+                                             "least half a cell.")
+    families: dict[str, FamilyShareOut]
+    expected_family: str | None
+    harmonic_share: float | None = Field(description="Expected family: its harmonic cells' "
+                                                     "share of its plane.")
+    chance: float | None
+    x_chance: float | None = Field(description="harmonic_share / chance (target >= 3).")
+    off_harmonic_share: float = Field(description="Mass on no family's harmonic cells.")
+    bands: list[OrderBandOut]
+    physics: str = Field(description="physics-consistent | physics-inconsistent | "
+                                     "inconclusive")
+
+
 class ExplanationOut(BaseModel):
+    """An explanation. Spectrum models fill ``map`` (Hz); defect-order models fill
+    ``order_map`` and ``defect_orders`` and leave ``map`` null; ``bands``, ``agreement`` and
+    ``verdict`` are filled for both (for defect orders: harmonic groups, in Hz at the shaft
+    speed, and each family's in-plane harmonic share)."""
+
     prediction_id: int
     model_version: ModelRef
     architecture: str
@@ -117,7 +201,10 @@ class ExplanationOut(BaseModel):
     predicted_class: str
     n_windows: int
     cached: bool
-    map: MapOut
+    axis_units: str = Field(default="Hz", description="`Hz`, `Hz x s` or `defect orders`.")
+    map: MapOut | None = Field(description="Hz map; null for defect-order models.")
+    order_map: OrderMapOut | None = None
+    defect_orders: DefectOrderCheckOut | None = None
     shaft_speed: ShaftSpeedOut
     geometry: dict = Field(description="Bearing designation, assumed flag, source, gear orders.")
     defect_frequencies_hz: dict[str, float]

@@ -13,6 +13,7 @@ import httpx
 import numpy as np
 import scipy.io
 
+from service.demo import geometry_body
 from simulation.drivetrain import demo_fleet, fleet_snapshots
 from simulation.gateway import GatewayClient
 
@@ -50,6 +51,8 @@ def seed(base_url: str, cwru_dir: Path | None, n_turbines: int = 5, n_snapshots:
     with GatewayClient(base_url) as gw, httpx.Client(base_url=base_url, timeout=30) as http:
         for t in fleet:
             _check(http.put(f"/api/v1/turbines/{t.turbine_id}", json={"site": t.site}))
+            _check(http.put(f"/api/v1/turbines/{t.turbine_id}/sensors/{t.sensor}/geometry",
+                            json=geometry_body(t)))
             out.fleet.append(t.turbine_id)
         for s in fleet_snapshots(fleet, n_snapshots, start, duration_s=duration_s):
             _check(gw.post_batch(s.turbine_id, s.x, s.fs_hz, s.recorded_at, s.sensor, rpm=s.rpm,
@@ -57,6 +60,8 @@ def seed(base_url: str, cwru_dir: Path | None, n_turbines: int = 5, n_snapshots:
         if cwru_dir is not None and cwru_dir.exists():
             for name, number, turbine in CWRU_RECORDINGS:
                 _check(http.put(f"/api/v1/turbines/{turbine}", json={"site": "CWRU rig"}))
+                _check(http.put(f"/api/v1/turbines/{turbine}/sensors/drive_end/geometry",
+                                json={"bearing": "SKF 6205-2RS"}))
                 x = scipy.io.loadmat(cwru_dir / name)[f"X{number:03d}_DE_time"].ravel()
                 x = x.astype(np.float32)
                 for j in range(3):  # three consecutive snapshots: enough for N=3 of M=5

@@ -29,14 +29,23 @@ def test_real_recording_round_trip(server, name, number, label):
     meta = {"sensor": "drive_end", "sample_rate_hz": "12000", "recorded_at": "2026-11-02T08:00:00Z",
             "rpm": "1750", "unit": "g"}
     with httpx.Client(base_url=server, timeout=30) as http:
+        # The rig's drive-end bearing, registered as an operator would before posting.
+        http.put("/api/v1/turbines/CWRU-RIG", json={"site": "CWRU rig"})
+        g = http.put("/api/v1/turbines/CWRU-RIG/sensors/drive_end/geometry",
+                     json={"bearing": "SKF 6205-2RS"})
+        assert g.status_code in (200, 201), g.text
         r = http.post("/api/v1/turbines/CWRU-RIG/batches", content=arrow_body(x, meta, ["de"]),
                       headers={"Content-Type": ARROW, "Idempotency-Key": f"e2e-{number}"})
         assert r.status_code == 201, r.text
         out = r.json()
         stored = http.get(out["links"]["prediction"]).json()
         assert stored["id"] == out["prediction"]["id"]
-        # Load 2 HP was held out of the bundled model's training: this is an unseen recording.
+        # The bundled model was trained on every CWRU and UESTC recording, so this checks the
+        # plumbing (geometry -> defect-order axes -> verdict), not accuracy: held-out figures
+        # are in docs/evaluation/report.md.
         assert stored["label"] == label, stored["probabilities"]
+        assert stored["diagnosis"]["geometry"] == "registered"
+        assert stored["diagnosis"]["fault_family"] == label
         hist = http.get("/api/v1/turbines/CWRU-RIG/predictions").json()["items"]
         assert out["prediction"]["id"] in [p["id"] for p in hist]
         again = http.post("/api/v1/turbines/CWRU-RIG/batches", content=arrow_body(x, meta, ["de"]),

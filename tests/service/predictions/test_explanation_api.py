@@ -1,4 +1,6 @@
-"""The explanation endpoint: attribution on physical axes checked against defect lines."""
+"""The explanation endpoint for the spectrum models (cnn1d, cnn2d): attribution over Hz checked
+against defect lines. The production default is a defect-order model, so each test promotes
+the spectrum model it explains first (see test_order_explanation_api.py for the other)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,20 @@ from tests.service.bodies import ARROW, arrow_body, meta, signal
 
 URL = "/api/v1/turbines/{}/batches"
 SKF6205 = {"FTF": 0.3983, "BPFO": 3.5848, "BPFI": 5.4152, "BSF2": 4.7135}
+
+
+@pytest.fixture(autouse=True)
+def spectrum_model(client) -> None:
+    """Serve the bundled cnn1d (a registered candidate) whatever the production default is."""
+    promote(client, "cnn1d")
+
+
+def promote(client, architecture: str) -> None:
+    models = client.get("/api/v1/models").json()
+    m = next(m for m in models if m["architecture"] == architecture)
+    if m.get("status") != "production":
+        r = client.post(f"/api/v1/models/{m['id']}/promote", json={"by": "test", "reason": "x"})
+        assert r.status_code == 200, r.text
 
 
 def post(client, turbine: str, rpm: float | None = 1500.0, seed: int = 0) -> dict:
@@ -29,6 +45,7 @@ def test_vanilla_explanation_with_assumed_bearing_and_batch_rpm(client):
     out = post(client, "WT-E1")
     e = explain(client, out["prediction"]["id"])
     assert e["method"] == "vanilla" and e["architecture"] == "cnn1d" and not e["cached"]
+    assert e["axis_units"] == "Hz" and e["order_map"] is None and e["defect_orders"] is None
     assert e["target_class"] == e["predicted_class"] == out["prediction"]["label"]
     a, f = np.array(e["map"]["attribution"]), np.array(e["map"]["freqs_hz"])
     assert a.ndim == 1 and len(a) == len(f) <= 400 and e["map"]["times_s"] is None
@@ -107,9 +124,7 @@ def test_errors(client):
 
 
 def test_2d_model_explanation_over_time_and_frequency(client):
-    models = client.get("/api/v1/models").json()
-    cnn2d = next(m for m in models if m["architecture"] == "cnn2d")
-    client.post(f"/api/v1/models/{cnn2d['id']}/promote", json={"by": "test", "reason": "2-D"})
+    promote(client, "cnn2d")
     out = post(client, "WT-E6")
     e = explain(client, out["prediction"]["id"], method="gradcam")
     a = np.array(e["map"]["attribution"])

@@ -90,8 +90,10 @@
     const fmax = sg.freqs_hz[sg.freqs_hz.length - 1];
     // progressive: 0 draws all cells in one frame (screenshots and tests see the whole map)
     const series = [{ name: "power", type: "heatmap", data: cells, xAxisIndex: 0, yAxisIndex: 0, progressive: 0 }];
-    const every = (n) => ({ interval: Math.max(0, Math.ceil(n / 8) - 1) });
     const nearest = (f) => sg.freqs_hz.reduce((b, x, j) => Math.abs(x - f) < Math.abs(sg.freqs_hz[b] - f) ? j : b, 0);
+    if (sal && sal.orders) {  // a defect-order model: its attribution per defect family, not over Hz
+      return draw(el, sgramOptions(sg, lo, hi, series, familyAxes(sal, series)));
+    }
     if (sal) {
       const prof = Array.isArray(sal.attribution[0]) ? sal.attribution.map((r) => r.reduce((a, b) => a + b, 0)) : sal.attribution;
       const peak = Math.max(...prof) || 1;
@@ -102,15 +104,32 @@
         label: { color: "#fff", formatter: (p) => "saliency peak " + sg.freqs_hz[p.value] + " Hz", position: "insideStartTop" },
         data: sal.top_frequencies_hz.slice(0, 3).filter((f) => f <= fmax).map((f) => ({ yAxis: nearest(f) })) };
     }
-    draw(el, { tooltip: { trigger: "item" }, grid: [{ left: 64, right: "30%", top: 16, bottom: 84 }, { left: "74%", right: 16, top: 16, bottom: 84 }],
+    draw(el, sgramOptions(sg, lo, hi, series, {
+      x: Object.assign({ type: "value", gridIndex: 1, min: 0, max: 1, splitNumber: 2 }, axisName("saliency (rel.)")),
+      y: { type: "value", gridIndex: 1, min: 0, max: fmax, axisLabel: { show: false } } }));
+  }
+
+  // The right-hand panel of a defect-order model: attribution share per defect family (bars).
+  function familyAxes(sal, series) {
+    const fams = sal.families.slice().reverse();
+    series.push({ name: "attribution share (" + sal.target_class + ")", type: "bar", xAxisIndex: 1, yAxisIndex: 1,
+                  color: "#bf3989", data: fams.map((f) => +(100 * sal.family_shares[f]).toFixed(1)),
+                  label: { show: true, position: "right", formatter: "{c}%", fontSize: 10 } });
+    return { x: Object.assign({ type: "value", gridIndex: 1, min: 0, max: 100, splitNumber: 2 }, axisName("% of attribution")),
+             y: { type: "category", gridIndex: 1, data: fams } };
+  }
+
+  function sgramOptions(sg, lo, hi, series, right) {
+    const every = (n) => ({ interval: Math.max(0, Math.ceil(n / 8) - 1) });
+    return { tooltip: { trigger: "item" }, grid: [{ left: 64, right: "30%", top: 16, bottom: 84 }, { left: "76%", right: 36, top: 16, bottom: 84 }],
       xAxis: [Object.assign({ type: "category", data: sg.times_s.map((x) => x.toFixed(2)), gridIndex: 0, axisLabel: every(sg.times_s.length) }, axisName("time in snapshot (s)")),
-              Object.assign({ type: "value", gridIndex: 1, min: 0, max: 1, splitNumber: 2 }, axisName("saliency (rel.)"))],
+              right.x],
       yAxis: [Object.assign({ type: "category", data: sg.freqs_hz.map((f) => f.toFixed(0)), gridIndex: 0, axisLabel: every(sg.freqs_hz.length) }, axisName("frequency (Hz)"), { nameGap: 48 }),
-              { type: "value", gridIndex: 1, min: 0, max: fmax, axisLabel: { show: false } }],
+              right.y],
       visualMap: { seriesIndex: 0, min: Math.floor(lo), max: Math.ceil(hi), calculable: false, orient: "horizontal",
                    left: "center", bottom: 0, itemHeight: 160, text: [Math.ceil(hi) + " dB", Math.floor(lo) + " dB"],
                    inRange: { color: ["#0d0887", "#7e03a8", "#cc4778", "#f89540", "#f0f921"] } },
-      series: series });
+      series: series };
   }
 
   function defectLines(defects, harmonics) {

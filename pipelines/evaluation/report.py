@@ -16,7 +16,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy.stats import spearmanr
 
-TITLES = {"leave_one_load_out": "Leave-one-load-out", "held_out_fault_size": "Held-out fault size"}
+TITLES = {"leave_one_load_out": "Leave-one-load-out", "held_out_fault_size": "Held-out fault size",
+          "leave_one_rig_out": "Leave-one-rig-out", "leave_one_speed_out": "Leave-one-speed-out"}
 CLEAR_MARGIN = 0.05  # "clearly better under noise": mean macro-F1 gap at 0 dB
 _PNG_META = {"Software": None}  # keep the PNG bytes free of the matplotlib version
 
@@ -86,6 +87,16 @@ def confusion_png(fold: dict, classes: list[str], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=90, metadata=_PNG_META)
     plt.close(fig)
+
+
+def fold_confusion_pngs(results: dict, out: Path, prefix: str = "") -> dict[str, str]:
+    """One ``confusion_png`` per fold of ``results`` into ``out``: fold name -> file name."""
+    images: dict[str, str] = {}
+    for i, f in enumerate(results["folds"]):
+        name = f"{prefix}confusion-{i}-{f['protocol'].replace('_', '-')}.png"
+        confusion_png(f, results["classes"], out / name)
+        images[f["name"]] = name
+    return images
 
 
 def trend_png(rows: list[dict], path: Path) -> None:
@@ -248,11 +259,7 @@ def write_report(results: dict, out_dir: Path | str) -> dict[str, Path]:
             k: round(float(spearmanr(t, v).statistic), 3) if np.ptp(v) > 0 else None
             for k, v in cols.items()}
     results["targets"] = check_targets(results)
-    images: dict[str, str] = {}
-    for i, f in enumerate(results["folds"]):
-        name = f"confusion-{i}-{f['protocol'].replace('_', '-')}.png"
-        confusion_png(f, results["classes"], out / name)
-        images[f["name"]] = name
+    images = fold_confusion_pngs(results, out)
     if wt and "rows" in wt:
         trend_png(wt["rows"], out / "wind-turbine-trend.png")
         images["wind_turbine"] = "wind-turbine-trend.png"

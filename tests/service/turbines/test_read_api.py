@@ -56,6 +56,10 @@ def test_batch_detail_has_display_spectrum_with_the_shaft_line(client):
 
 
 def test_saliency_over_frequency_for_1d_model(client):
+    models = client.get("/api/v1/models").json()
+    cnn1d = next(m for m in models if m["architecture"] == "cnn1d")
+    r = client.post(f"/api/v1/models/{cnn1d['id']}/promote", json={"by": "test", "reason": "1-D"})
+    assert r.status_code == 200
     out = post(client, "WT-040", "2026-11-01T10:00:00Z")
     s = client.get(out["links"]["saliency"]).json()
     assert s["architecture"] == "cnn1d" and s["times_s"] is None

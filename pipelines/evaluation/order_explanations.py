@@ -217,8 +217,8 @@ def render_markdown(results: dict, command: str) -> str:
                       ("lines_ratio", "harmonic lines, any row")):
         met = meeting(key)
         md.append(f"- **Target (>= 3x chance for inner and outer race, at least two methods), "
-                  f"{name}:** {'met' if len(met) >= 2 else 'NOT met'} "
-                  f"({', '.join(met) or 'no method'} reach it).")
+                  f"{name}:** {'met' if len(met) >= 2 else 'NOT met'}; methods at >= 3x for "
+                  f"both: {', '.join(met) or 'none'}.")
     short = [f"{r['method']} on {r['label']} ({r['ratio']:.2f}x)" for r in summary
              if r["method"] in attr.METHODS and r["label"] in ("inner_race", "outer_race")
              and r["ratio"] < 3]

@@ -1,16 +1,19 @@
-"""Annotated dependencies: the request's settings, DB session and model runtime."""
+"""Annotated dependencies: the request's settings, DB session and model runtime, and the shared
+path/query parameter types (identifiers that cannot be a path element, integers range-checked
+before they reach the database, text without NUL or control characters)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from service.batches.storage import RawStore
 from service.registry.runtime import ModelRuntime
 from service.settings import Settings
+from service.validation import ID_PATTERN, MAX_DB_INT
 
 
 def _settings(request: Request) -> Settings:
@@ -37,3 +40,12 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 SessionDep = Annotated[Session, Depends(_session)]
 RuntimeDep = Annotated[ModelRuntime, Depends(_runtime)]
 StoreDep = Annotated[RawStore, Depends(_store)]
+
+TurbineIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="e.g. WT-001")]
+SensorPath = Annotated[str, Path(pattern=ID_PATTERN, description="e.g. gearbox_hss")]
+BatchIdPath = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="a batch id")]
+IdPath = Annotated[int, Path(ge=1, le=MAX_DB_INT)]
+LimitQuery = Annotated[int, Query(ge=1, le=1000)]
+OffsetQuery = Annotated[int, Query(ge=0, le=MAX_DB_INT)]
+# Free text in a query: printable only (NUL/control characters -> 422), bounded length.
+TextQuery = Annotated[str | None, Query(max_length=128, pattern=r"^[^\x00-\x1f\x7f]*$")]

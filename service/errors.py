@@ -47,6 +47,11 @@ class PayloadTooLarge(WindwatchError):
     status_code = 413
 
 
+class DecodedTooLarge(PayloadTooLarge):
+    """The body is within the byte limit but would decode to more samples than allowed
+    (a compressed or sparse "bomb"); refused before anything is decompressed or allocated."""
+
+
 class NotFound(WindwatchError):
     status_code = 404
 

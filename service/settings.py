@@ -50,6 +50,10 @@ class Settings(BaseSettings):
         default=None, description="Threads per worker; default cores // workers (never oversubscribe)."
     )
     max_body_bytes: int = Field(default=64 * 1024 * 1024, gt=0, description="413 above this.")
+    max_decoded_samples: int = Field(
+        default=8 * 1024 * 1024, gt=0, description="413 when a batch would decode to more "
+        "samples (channels x samples per channel); a 40-s 3-channel 51.2 kHz snapshot is 6.1 M.",
+    )
     auto_register_turbines: bool = Field(
         default=True, description="Register unknown turbines on first post; off: 404."
     )

@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 from numpy.lib import format as npy_format
 from pydantic import ValidationError
 
+from service.batches.bounds import check_arrow_stream, check_count, check_parquet
 from service.batches.schemas import BatchMeta
 from service.errors import InvalidBatch, MalformedBody, UnsupportedMediaType
 
@@ -58,6 +59,7 @@ class DecodedBatch:
 
 
 Parsed = tuple[dict[str, object], list[str], np.ndarray]
+DEFAULT_MAX_SAMPLES = 8 * 1024 * 1024  # Settings.max_decoded_samples
 
 
 def _check_names(names: list[str]) -> None:
@@ -74,7 +76,7 @@ def _check_names(names: list[str]) -> None:
         raise InvalidBatch(f"duplicate channel names: {', '.join(map(repr, dups))}")
 
 
-def _from_json(body: bytes, query: Mapping[str, str]) -> Parsed:
+def _from_json(body: bytes, query: Mapping[str, str], limit: int) -> Parsed:
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -101,6 +103,7 @@ def _from_json(body: bytes, query: Mapping[str, str]) -> Parsed:
     lengths = {name: len(values) for name, values in channels.items()}
     if len(set(lengths.values())) > 1:
         raise InvalidBatch(f"channels have unequal lengths: {lengths}")
+    check_count(len(names), lengths[names[0]], limit, "JSON")
     x = np.empty((len(names), lengths[names[0]]), dtype=np.float32)
     with np.errstate(over="ignore"):  # beyond float32 -> inf, reported by the finite check
         for i, values in enumerate(channels.values()):
@@ -133,7 +136,8 @@ def _table_samples(table: pa.Table, fmt: str) -> tuple[list[str], np.ndarray]:
     return names, x
 
 
-def _from_arrow(body: bytes, query: Mapping[str, str]) -> Parsed:
+def _from_arrow(body: bytes, query: Mapping[str, str], limit: int) -> Parsed:
+    check_arrow_stream(body, limit)  # headers only, before any buffer is decompressed
     try:
         table = pa.ipc.open_stream(pa.py_buffer(body)).read_all()
         table.validate(full=True)  # untrusted offsets/lengths; costs microseconds for numbers
@@ -142,16 +146,20 @@ def _from_arrow(body: bytes, query: Mapping[str, str]) -> Parsed:
     return (_table_meta(table), *_table_samples(table, "Arrow"))
 
 
-def _from_parquet(body: bytes, query: Mapping[str, str]) -> Parsed:
+def _from_parquet(body: bytes, query: Mapping[str, str], limit: int) -> Parsed:
     try:
-        table = pq.read_table(pa.BufferReader(body))
+        file = pq.ParquetFile(pa.BufferReader(body))
+        rows = check_parquet(file, limit)  # footer only, before any page is read
+        table = file.read()
         table.validate(full=True)
+        if table.num_rows > rows:
+            raise ValueError(f"{table.num_rows} rows decoded, the footer declares {rows}")
     except ARROW_ERRORS as exc:
         raise MalformedBody(f"malformed Parquet file: {exc}") from exc
     return (_table_meta(table), *_table_samples(table, "Parquet"))
 
 
-def _from_npy(body: bytes, query: Mapping[str, str]) -> Parsed:
+def _from_npy(body: bytes, query: Mapping[str, str], limit: int) -> Parsed:
     # Parse the header ourselves: np.load would follow a zip (.npz) prefix, and would allocate
     # whatever shape a 100-byte body claims before noticing the data is missing.
     if not body.startswith(npy_format.MAGIC_PREFIX):
@@ -170,6 +178,7 @@ def _from_npy(body: bytes, query: Mapping[str, str]) -> Parsed:
         raise InvalidBatch(f"npy array must hold integers or floats, not dtype {dtype}")
     if len(shape) not in (1, 2):
         raise InvalidBatch(f"npy array must have shape (channels, samples), got {shape}")
+    check_count(1 if len(shape) == 1 else shape[0], shape[-1], limit, "npy")
     count, offset = math.prod(shape), fp.tell()
     n_bytes = count * dtype.itemsize
     if n_bytes != len(body) - offset:
@@ -188,7 +197,7 @@ def _from_npy(body: bytes, query: Mapping[str, str]) -> Parsed:
     return {}, names, x
 
 
-DECODERS: dict[str, tuple[Callable[[bytes, Mapping[str, str]], Parsed], str]] = {
+DECODERS: dict[str, tuple[Callable[[bytes, Mapping[str, str], int], Parsed], str]] = {
     # content type -> (decoder, where its metadata may come from)
     "application/json": (_from_json, "in the JSON body or as a query parameter"),
     "application/vnd.apache.arrow.stream": (_from_arrow, "in the schema metadata or as a query "
@@ -255,13 +264,16 @@ def _check_samples(names: list[str], x: np.ndarray) -> None:
 def decode_batch(
     body: bytes, content_type: str | None, query: Mapping[str, str], *,
     max_sample_rate_hz: float = 1e6, max_future_skew_s: float = 300.0, now: datetime | None = None,
+    max_decoded_samples: int = DEFAULT_MAX_SAMPLES,
 ) -> DecodedBatch:
     """Decode and validate one upload.
 
     ``query`` holds the request's query parameters (metadata overrides, ``channels`` for npy).
     Raises ``UnsupportedMediaType`` (415), ``MalformedBody`` (422, unparsable in the announced
-    format) or ``InvalidBatch`` (422, parsed but unacceptable), each with a detail naming the
-    problem. Model-specific checks (length, rate vs. the model's grid) are the ingest pipeline's.
+    format), ``InvalidBatch`` (422, parsed but unacceptable) or ``DecodedTooLarge`` (413, more
+    than ``max_decoded_samples`` samples, found from headers before decompression), each with a
+    detail naming the problem. Model-specific checks (length, rate vs. the model's grid) are the
+    ingest pipeline's.
     """
     media_type = (content_type or "").split(";")[0].strip().lower()
     if media_type not in DECODERS:
@@ -272,7 +284,7 @@ def decode_batch(
     decoder, where = DECODERS[media_type]
     if not body:
         raise MalformedBody(f"empty body for {media_type}")
-    raw, names, x = decoder(body, query)
+    raw, names, x = decoder(body, query, max_decoded_samples)
     meta = _meta(raw, query, where)
     _check_meta(meta, max_sample_rate_hz, max_future_skew_s, now or datetime.now(UTC))
     _check_samples(names, x)

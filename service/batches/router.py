@@ -6,7 +6,7 @@ import hashlib
 import math
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
@@ -16,12 +16,12 @@ from service.batches.decode import decode_batch
 from service.batches.schemas import BatchDetailOut, BatchOut, SpectrogramOut, SpectrumOut
 from service.batches.storage import read_parquet
 from service.db import utcnow
-from service.deps import RuntimeDep, SessionDep, SettingsDep, StoreDep
+from service.deps import BatchIdPath, RuntimeDep, SessionDep, SettingsDep, StoreDep, TurbineIdPath
 from service.errors import BadRequest, PayloadTooLarge
 
 router = APIRouter(tags=["batches"])
 
-TurbineId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.\-]{1,64}$", description="e.g. WT-001")]
+SPECTROGRAM_MAX_SAMPLES = 1 << 21  # one channel, ~41 s at 51.2 kHz: bounds the STFT's memory
 KEY_CHARS = frozenset(map(chr, range(0x21, 0x7F)))
 
 
@@ -46,7 +46,7 @@ async def read_body(request: Request, limit: int) -> bytes:
                415: {}, 422: {}},
 )
 async def post_batch(
-    request: Request, response: Response, turbine_id: TurbineId, settings: SettingsDep,
+    request: Request, response: Response, turbine_id: TurbineIdPath, settings: SettingsDep,
     store: StoreDep, runtime: RuntimeDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> BatchOut:
@@ -64,6 +64,7 @@ async def post_batch(
             body, content_type, dict(request.query_params),
             max_sample_rate_hz=settings.max_sample_rate_hz,
             max_future_skew_s=settings.max_future_skew_s, now=utcnow(),
+            max_decoded_samples=settings.max_decoded_samples,
         )
         with state.session_factory() as session:
             result = service.ingest(
@@ -83,7 +84,7 @@ async def post_batch(
 
 
 @router.get("/batches/{batch_id}", response_model=BatchDetailOut)
-def get_batch(batch_id: int, session: SessionDep, store: StoreDep,
+def get_batch(batch_id: BatchIdPath, session: SessionDep, store: StoreDep,
               n_points: int = 512) -> BatchDetailOut:
     """A stored batch: metadata, indicators, prediction and a display-sized spectrum."""
     batch, prediction, turbine = service.get_batch(session=session, batch_id=batch_id)
@@ -98,7 +99,7 @@ def get_batch(batch_id: int, session: SessionDep, store: StoreDep,
 
 
 @router.get("/batches/{batch_id}/raw", response_class=FileResponse)
-def get_raw(batch_id: int, session: SessionDep, store: StoreDep) -> FileResponse:
+def get_raw(batch_id: BatchIdPath, session: SessionDep, store: StoreDep) -> FileResponse:
     """The stored raw samples as Parquet (one float32 column per channel)."""
     batch, _, _ = service.get_batch(session=session, batch_id=batch_id)
     return FileResponse(store.path(batch.raw_uri), media_type="application/vnd.apache.parquet",
@@ -107,10 +108,11 @@ def get_raw(batch_id: int, session: SessionDep, store: StoreDep) -> FileResponse
 
 
 @router.get("/batches/{batch_id}/spectrogram", response_model=SpectrogramOut)
-def get_spectrogram(batch_id: int, session: SessionDep, store: StoreDep, channel: str | None = None,
+def get_spectrogram(batch_id: BatchIdPath, session: SessionDep, store: StoreDep, channel: str | None = None,
                     n_fft: int = 1024, max_f: int = 128, max_t: int = 128) -> SpectrogramOut:
     """Log-power spectrogram (dB) of one channel, max-pooled to at most ``max_f`` x ``max_t``.
-    Derived arrays are recomputed from the raw file (deterministic and cheap, ~10 ms), not stored."""
+    Derived arrays are recomputed from the raw file (deterministic and cheap, ~10 ms), not stored;
+    at most the first ``SPECTROGRAM_MAX_SAMPLES`` samples of the channel are transformed."""
     batch, _, _ = service.get_batch(session=session, batch_id=batch_id)
     x, names, _ = read_parquet(store.path(batch.raw_uri))
     name = channel or names[0]
@@ -118,7 +120,8 @@ def get_spectrogram(batch_id: int, session: SessionDep, store: StoreDep, channel
         raise BadRequest(f"batch {batch_id} has no channel {name!r}; channels: {names}")
     if n_fft not in (256, 512, 1024, 2048, 4096) or n_fft > x.shape[1]:
         raise BadRequest("n_fft must be a power of two from 256 to 4096, at most the record length")
-    t, f, db = log_spectrogram(x[names.index(name)][None], batch.sample_rate_hz, n_fft, n_fft // 4)
+    row = x[names.index(name), :SPECTROGRAM_MAX_SAMPLES]
+    t, f, db = log_spectrogram(row[None], batch.sample_rate_hz, n_fft, n_fft // 4)
     mf, mt = min(max(max_f, 8), 512), min(max(max_t, 8), 512)
     small = downsample_spectrogram(db[0], mf, mt)
     kf, kt = math.ceil(len(f) / mf), math.ceil(len(t) / mt)

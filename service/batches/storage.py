@@ -1,7 +1,11 @@
 """Raw sample files: Parquet (zstd, byte-stream-split floats) under ``<data_root>/raw``.
 
 Files are written to a temporary name and renamed into place, so a reader never sees a partial
-file; the caller deletes the file again if its database transaction fails.
+file; the caller deletes the file again if its database transaction fails. Paths are built from
+safe components only (a turbine name that is not a plain identifier is replaced by its hash,
+the file name is random) and every path is checked to lie inside the raw folder. Reads are
+bounded: at most ``READ_MAX_SAMPLES`` samples (channels x samples) are read back, whatever the
+file holds, so derived views never allocate more than that.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +21,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from service.validation import ID_PATTERN
+
+READ_MAX_SAMPLES = 8 * 1024 * 1024  # 32 MiB of float32; the default ingest limit
+READ_BATCH_ROWS = 1 << 20
+SAFE_COMPONENT = re.compile(ID_PATTERN)
 
 
 def encode_parquet(samples: np.ndarray, channel_names: list[str], metadata: dict[str, str]) -> bytes:
@@ -34,14 +45,36 @@ def encode_parquet(samples: np.ndarray, channel_names: list[str], metadata: dict
     return sink.getvalue().to_pybytes()
 
 
-def read_parquet(path: Path) -> tuple[np.ndarray, list[str], dict[str, str]]:
-    """Parquet file -> ((C, N) float32, channel names, metadata)."""
-    table = pq.read_table(path)
-    meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
-    x = np.stack([table.column(i).to_numpy() for i in range(table.num_columns)]).astype(
-        np.float32, copy=False
-    )
-    return x, list(table.column_names), meta
+def read_parquet(path: Path, max_samples: int | None = None,
+                 ) -> tuple[np.ndarray, list[str], dict[str, str]]:
+    """Parquet file -> ((C, N) float32, channel names, metadata), N cut to the first
+    ``max_samples // C`` samples (default ``READ_MAX_SAMPLES``): the file is read in slices of
+    ``READ_BATCH_ROWS`` rows into one preallocated array, never decoded whole."""
+    limit = READ_MAX_SAMPLES if max_samples is None else max_samples
+    with pq.ParquetFile(path) as file:
+        schema = file.schema_arrow
+        meta = {k.decode(): v.decode() for k, v in (schema.metadata or {}).items()}
+        names = list(schema.names)
+        n = min(file.metadata.num_rows, max(limit // max(len(names), 1), 1))
+        x = np.empty((len(names), n), dtype=np.float32)
+        start = 0
+        for batch in file.iter_batches(batch_size=READ_BATCH_ROWS):
+            take = min(batch.num_rows, n - start)
+            for i in range(len(names)):
+                x[i, start:start + take] = batch.column(i).slice(0, take).to_numpy(
+                    zero_copy_only=False)
+            start += take
+            if start >= n:
+                break
+    return x[:, :start], names, meta
+
+
+def path_component(name: str) -> str:
+    """``name`` if it is a plain identifier (never ``.``, ``..``, a slash or a control
+    character), else a stable hash of it."""
+    if SAFE_COMPONENT.fullmatch(name):
+        return name
+    return "h-" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 class RawStore:
@@ -58,8 +91,9 @@ class RawStore:
         """Store one snapshot; returns (relative uri, sha256 of the file, size in bytes)."""
         data = encode_parquet(samples, channel_names, metadata)
         sha = hashlib.sha256(data).hexdigest()
-        rel = Path("raw") / turbine / recorded_at.strftime("%Y/%m/%d") / f"{uuid.uuid4().hex}.parquet"
-        path = self.data_root / rel
+        rel = (Path("raw") / path_component(turbine) / recorded_at.strftime("%Y/%m/%d")
+               / f"{uuid.uuid4().hex}.parquet")
+        path = self.path(rel.as_posix())
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         with open(tmp, "wb") as fh:
@@ -68,10 +102,14 @@ class RawStore:
         return rel.as_posix(), sha, len(data)
 
     def path(self, uri: str) -> Path:
-        """The file of a stored raw URI."""
-        return self.data_root / uri
+        """The file of a stored raw URI; ``ValueError`` if it would lie outside the raw folder."""
+        path = self.data_root / uri
+        root = self.root.resolve()
+        if not path.resolve().is_relative_to(root) or path.resolve() == root:
+            raise ValueError(f"raw uri {uri!r} lies outside {root}")
+        return path
 
     def delete(self, uri: str) -> None:
         """Remove a file whose transaction failed (never raises)."""
-        with contextlib.suppress(OSError):
-            (self.data_root / uri).unlink(missing_ok=True)
+        with contextlib.suppress(OSError, ValueError):
+            self.path(uri).unlink(missing_ok=True)

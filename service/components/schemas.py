@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, model_validator
 
+from service.validation import MultilineText, Text
+
 
 class GearIn(BaseModel):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
@@ -26,7 +28,8 @@ class PlanetaryIn(BaseModel):
 class GeometryIn(BaseModel):
     """A catalogue ``bearing`` or a custom one (all four numbers), plus optional gears."""
 
-    bearing: str | None = Field(default=None, description="Catalogue designation, e.g. SKF 6309.")
+    bearing: Text | None = Field(default=None, max_length=64,
+                                 description="Catalogue designation, e.g. SKF 6309.")
     n_elements: int | None = Field(default=None, ge=3, le=200)
     element_diameter_mm: float | None = Field(default=None, gt=0)
     pitch_diameter_mm: float | None = Field(default=None, gt=0)
@@ -37,8 +40,8 @@ class GeometryIn(BaseModel):
                                      description="Watched shaft speed / the batch's rpm.")
     rpm_min: float | None = Field(default=None, gt=0)
     rpm_max: float | None = Field(default=None, gt=0)
-    notes: str | None = Field(default=None, max_length=512)
-    by: str | None = Field(default=None, max_length=128)
+    notes: MultilineText | None = Field(default=None, max_length=512)
+    by: Text | None = Field(default=None, max_length=128)
 
     @model_validator(mode="after")
     def _one_bearing(self) -> GeometryIn:

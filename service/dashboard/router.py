@@ -18,7 +18,7 @@ from service.dashboard import fleet, views
 from service.dashboard.actions import router as actions_router
 from service.dashboard.baseline_forms import router as baseline_forms_router
 from service.dashboard.render import PAGE_SIZE, page_count, templates
-from service.deps import SessionDep, SettingsDep, StoreDep
+from service.deps import BatchIdPath, SessionDep, SettingsDep, StoreDep
 from service.errors import BadRequest, NotFound
 from service.registry import service as registry
 from service.turbines import service as turbines
@@ -92,8 +92,9 @@ def turbine_page(request: Request, name: str, session: SessionDep, start: str | 
 
 
 @router.get("/ui/batches/{batch_id}/spectra.json")
-def batch_spectra(batch_id: int, session: SessionDep, store: StoreDep) -> JSONResponse:
-    """Spectrum and envelope spectrum of a batch's first channel with defect frequencies."""
+def batch_spectra(batch_id: BatchIdPath, session: SessionDep, store: StoreDep) -> JSONResponse:
+    """Spectrum and envelope spectrum of a batch's first channel with defect frequencies (read
+    through the bounded raw reader: at most ``storage.READ_MAX_SAMPLES`` samples)."""
     batch = session.scalar(select(Batch).where(Batch.id == batch_id))
     if batch is None:
         raise NotFound(f"batch {batch_id} not found")

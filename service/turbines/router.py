@@ -5,22 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 
-from service.deps import SessionDep
+from service.deps import LimitQuery, OffsetQuery, SessionDep, TextQuery, TurbineIdPath
 from service.errors import BadRequest
 from service.predictions import service as predictions
 from service.predictions.schemas import PredictionPage
 from service.turbines import service
 from service.turbines.schemas import TurbineIn, TurbineOut, TurbinePage
+from service.validation import ID_PATTERN, MAX_DB_INT
 
 router = APIRouter(prefix="/turbines", tags=["turbines"])
 
 
 @router.get("", response_model=TurbinePage)
 def list_turbines(
-    session: SessionDep, q: str | None = None, site: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+    session: SessionDep, q: TextQuery = None, site: TextQuery = None,
+    limit: LimitQuery = 100, offset: OffsetQuery = 0,
 ) -> TurbinePage:
     """Turbines ordered by name, each with its newest verdict."""
     rows, total = service.list_turbines(session=session, q=q, site=site, limit=limit, offset=offset)
@@ -32,7 +33,7 @@ def list_turbines(
 
 @router.put("/{turbine_id}", response_model=TurbineOut, responses={201: {"description": "Created"}})
 def put_turbine(
-    turbine_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")], body: TurbineIn,
+    turbine_id: TurbineIdPath, body: TurbineIn,
     session: SessionDep, response: Response,
 ) -> TurbineOut:
     """Register a turbine (201) or update its site (200)."""
@@ -43,7 +44,7 @@ def put_turbine(
 
 
 @router.get("/{turbine_id}", response_model=TurbineOut)
-def get_turbine(turbine_id: str, session: SessionDep) -> TurbineOut:
+def get_turbine(turbine_id: TurbineIdPath, session: SessionDep) -> TurbineOut:
     """One turbine with its sensors and newest verdict."""
     turbine = service.get_turbine(session=session, name=turbine_id)
     return service.turbine_out(session=session, turbine=turbine)
@@ -51,14 +52,17 @@ def get_turbine(turbine_id: str, session: SessionDep) -> TurbineOut:
 
 @router.get("/{turbine_id}/predictions", response_model=PredictionPage)
 def turbine_predictions(
-    turbine_id: str, session: SessionDep, start: datetime | None = None,
-    end: datetime | None = None, sensor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: str | None = None,
+    turbine_id: TurbineIdPath, session: SessionDep, start: datetime | None = None,
+    end: datetime | None = None,
+    sensor: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    limit: LimitQuery = 100, cursor: Annotated[str | None, Query(max_length=256)] = None,
 ) -> PredictionPage:
     """Predictions with ``start <= recorded_at < end``, newest first, keyset-paged."""
     for name, value in (("start", start), ("end", end)):
         if value is not None and value.tzinfo is None:
             raise BadRequest(f"{name} must include a time zone (e.g. 2026-01-01T00:00:00Z)")
+    if cursor and not 0 < predictions.decode_cursor(cursor)[1] <= MAX_DB_INT:
+        raise BadRequest(f"invalid cursor {cursor!r}: its id is out of range")
     turbine = service.get_turbine(session=session, name=turbine_id)
     sensor_id = None
     if sensor is not None:

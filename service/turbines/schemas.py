@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from service.predictions.schemas import PredictionOut
+from service.validation import Text
 
 
 class SensorOut(BaseModel):
@@ -33,4 +34,4 @@ class TurbinePage(BaseModel):
 
 
 class TurbineIn(BaseModel):
-    site: str | None = Field(default=None, max_length=64)
+    site: Text | None = Field(default=None, max_length=64)

@@ -116,12 +116,12 @@
                   color: "#bf3989", data: fams.map((f) => +(100 * sal.family_shares[f]).toFixed(1)),
                   label: { show: true, position: "right", formatter: "{c}%", fontSize: 10 } });
     return { x: Object.assign({ type: "value", gridIndex: 1, min: 0, max: 100, splitNumber: 2 }, axisName("% of attribution")),
-             y: { type: "category", gridIndex: 1, data: fams } };
+             y: { type: "category", gridIndex: 1, data: fams }, left: "81%", right: 40 };
   }
 
   function sgramOptions(sg, lo, hi, series, right) {
     const every = (n) => ({ interval: Math.max(0, Math.ceil(n / 8) - 1) });
-    return { tooltip: { trigger: "item" }, grid: [{ left: 64, right: "30%", top: 16, bottom: 84 }, { left: "76%", right: 36, top: 16, bottom: 84 }],
+    return { tooltip: { trigger: "item" }, grid: [{ left: 64, right: "30%", top: 16, bottom: 84 }, { left: right.left || "74%", right: right.right || 16, top: 16, bottom: 84 }],
       xAxis: [Object.assign({ type: "category", data: sg.times_s.map((x) => x.toFixed(2)), gridIndex: 0, axisLabel: every(sg.times_s.length) }, axisName("time in snapshot (s)")),
               right.x],
       yAxis: [Object.assign({ type: "category", data: sg.freqs_hz.map((f) => f.toFixed(0)), gridIndex: 0, axisLabel: every(sg.freqs_hz.length) }, axisName("frequency (Hz)"), { nameGap: 48 }),

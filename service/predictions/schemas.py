@@ -25,6 +25,26 @@ class DetectionOut(BaseModel):
     message: str
 
 
+class DiagnosisOut(BaseModel):
+    """The diagnosis stage's context: which geometry and speed the defect-order axes used."""
+
+    fault_family: str = Field(description="The predicted class, or `unknown` for a fault "
+                                          "diagnosed on assumed geometry.")
+    geometry: str = Field(description="`registered` (the sensor's geometry) or `assumed`.")
+    defect_orders: dict[str, float] = Field(description="Defect orders used (x shaft speed).")
+    speed_source: str = Field(description="`given` (the batch's rpm) or `estimated`.")
+    rpm: float
+    comb_rpm: float | None = Field(description="The spectrum's own shaft-comb speed.")
+    speed_confidence_db: float | None = Field(
+        description="Comb prominence: < 3 dB means the spectrum shows no clear shaft comb.")
+    band_hz: list[float] = Field(description="Envelope band (max spectral kurtosis, widened).")
+    window_s: float
+    family_prominence: dict[str, float] = Field(
+        description="Envelope-rule reading per family, in robust standard scores above the "
+                    "snapshot's own null probes (> 2-3: a clear comb).")
+    warnings: list[str]
+
+
 class PredictionOut(BaseModel):
     id: int
     batch_id: int
@@ -40,6 +60,9 @@ class PredictionOut(BaseModel):
     model_version: ModelRef
     detection: DetectionOut | None = Field(
         default=None, description="Null for predictions stored before detection existed.")
+    diagnosis: DiagnosisOut | None = Field(
+        default=None, description="What a defect-order model's verdict rests on; null for "
+                                  "spectrum models.")
     links: dict[str, str]
 
 

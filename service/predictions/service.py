@@ -9,7 +9,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from service.errors import BadRequest, NotFound
-from service.predictions.schemas import DetectionOut, ModelRef, PredictionOut
+from service.predictions.schemas import DetectionOut, DiagnosisOut, ModelRef, PredictionOut
 from service.predictions.tables import Prediction
 from service.registry.tables import ModelVersion
 from service.settings import API_PREFIX
@@ -49,6 +49,8 @@ def prediction_out(p: Prediction, turbine: str, sensor: str, model_name: str) ->
         probabilities=p.probabilities, per_channel=p.per_channel, n_windows=p.n_windows,
         model_version=ModelRef(id=p.model_version_id, name=model_name),
         detection=detection_out(p),
+        diagnosis=DiagnosisOut(**{k: v for k, v in p.diagnosis.items()
+                                  if k in DiagnosisOut.model_fields}) if p.diagnosis else None,
         links={
             "self": f"{API_PREFIX}/predictions/{p.id}",
             "batch": f"{API_PREFIX}/batches/{p.batch_id}",

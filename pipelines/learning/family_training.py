@@ -40,7 +40,7 @@ from pipelines.learning.datasets import (
 FAULT_FAMILY = {"inner_race": "BPFI", "outer_race": "BPFO", "ball": "BSF"}
 NOISE_SNR_DB = (20.0, 10.0, 5.0, 0.0)
 STRIDE_S = 0.5
-DEFAULT_STEPS = 800
+DEFAULT_STEPS = 2000
 Log = Callable[[str], None]
 
 

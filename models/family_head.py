@@ -46,6 +46,16 @@ def harmonic_windows(n_cells: int, cells_per_unit: int, harmonics: tuple[int, ..
     return (u[None, :] - h).abs() <= torch.clamp(tol * h, min=0.5 / cells_per_unit) + 1e-6
 
 
+RACE_HARMONICS = (1, 2, 3)
+BALL_HARMONICS = (2, 4, 6)  # the BSF family's even harmonics: 2 x BSF, the ball's impacts
+
+
+def rule_windows(n_cells: int, cells_per_unit: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The harmonic windows the envelope rule reads: (race families, BSF family)."""
+    return (harmonic_windows(n_cells, cells_per_unit, RACE_HARMONICS),
+            harmonic_windows(n_cells, cells_per_unit, BALL_HARMONICS))
+
+
 def rule_readings(x: torch.Tensor, race_win: torch.Tensor, ball_win: torch.Tensor
                   ) -> torch.Tensor:
     """(B, F, R, L) -> (B, F): the envelope rule's reading of each family, in the input's
@@ -73,8 +83,9 @@ class FamilyHead(nn.Module):
 
     def __init__(self, n_cells: int, cells_per_unit: int):
         super().__init__()
-        self.register_buffer("race_win", harmonic_windows(n_cells, cells_per_unit, (1, 2, 3)))
-        self.register_buffer("ball_win", harmonic_windows(n_cells, cells_per_unit, (2, 4, 6)))
+        race_win, ball_win = rule_windows(n_cells, cells_per_unit)
+        self.register_buffer("race_win", race_win)
+        self.register_buffer("ball_win", ball_win)
         self.rule_weight = nn.Parameter(torch.tensor(1.0))
         # normal = normal_bias - softplus(normal_slope) * strongest: more comb evidence can
         # never make "normal" more likely (a free slope learnt the opposite on UESTC's healthy

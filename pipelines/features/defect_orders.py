@@ -28,7 +28,7 @@ import numpy as np
 import scipy.fft
 import torch
 
-from models.family_head import harmonic_windows, rule_readings
+from models.family_head import rule_readings, rule_windows
 from pipelines.dsp.envelope import spectral_kurtosis_band
 from pipelines.dsp.spectra import fft_workers
 from pipelines.features.spec import InputSpec
@@ -217,6 +217,5 @@ def family_prominence(inputs: np.ndarray, cells_per_unit: int = 16) -> np.ndarra
     so that the figure shown is the one the model adds to its evidence."""
     n_cells = inputs.shape[-1]
     t = torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32))
-    race = harmonic_windows(n_cells, cells_per_unit, (1, 2, 3))
-    ball = harmonic_windows(n_cells, cells_per_unit, (2, 4, 6))
+    race, ball = rule_windows(n_cells, cells_per_unit)
     return (rule_readings(t, race, ball) / Z_SCALE).numpy()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,12 +36,12 @@ from pipelines.learning.datasets import (
     load_cwru,
     load_uestc,
 )
+from pipelines.learning.training import Log
 
 FAULT_FAMILY = {"inner_race": "BPFI", "outer_race": "BPFO", "ball": "BSF"}
 NOISE_SNR_DB = (20.0, 10.0, 5.0, 0.0)
 STRIDE_S = 0.5
 DEFAULT_STEPS = 2000
-Log = Callable[[str], None]
 
 
 @dataclass
@@ -80,7 +80,9 @@ def recording_inputs(rec: Recording, spec: InputSpec, rng: np.random.Generator,
     variants: list[tuple[str, np.ndarray, float, dict[str, float]]] = [
         ("clean", rec.signal, shaft_hz, orders)]
     if augment:
-        jitter = lambda: shaft_hz * (1.0 + rng.normal(0.0, 0.01))  # noqa: E731
+        def jitter() -> float:
+            return shaft_hz * (1.0 + rng.normal(0.0, 0.01))
+
         variants.append(("speed", rec.signal, jitter(), orders))
         for snr in NOISE_SNR_DB:
             variants.append((f"noise{snr:g}", add_white_noise(rec.signal, snr, rng), jitter(),

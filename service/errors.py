@@ -80,9 +80,38 @@ class ModelUnavailable(WindwatchError):
     status_code = 503
 
 
+class Unauthorized(WindwatchError):
+    """No credentials, or credentials that are unknown, expired or revoked."""
+
+    status_code = 401
+    headers = {"WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(WindwatchError):
+    """Authenticated, but without the scope (or turbine binding) this action needs."""
+
+    status_code = 403
+
+
+class TooManyRequests(WindwatchError):
+    """A rate limit (per key or per client address) was reached; ``retry_after`` seconds."""
+
+    status_code = 429
+
+    def __init__(self, detail: str, retry_after: int):
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(max(1, retry_after))}
+
+
+def forbidden(detail: str) -> Forbidden:
+    """A 403 naming what was missing."""
+    return Forbidden(detail)
+
+
 def install_handlers(app: FastAPI) -> None:
     """Map domain errors to JSON responses with a ``detail`` naming the problem."""
 
     @app.exception_handler(WindwatchError)
     async def _handle(_: Request, exc: WindwatchError) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))

@@ -28,6 +28,7 @@ class Server(str):
     """The base URL, with the environment the server runs with (for CLI calls against it)."""
 
     env: dict[str, str]
+    headers: dict[str, str]  # an admin API key's Authorization header (every scope)
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen, log_path: Path, timeout_s: float = 60) -> None:
@@ -62,6 +63,7 @@ def running_server(root: Path, **env_overrides: str) -> Iterator[Server]:
                                 stdout=log, stderr=subprocess.STDOUT)
         server = Server(f"http://127.0.0.1:{port}")
         server.env = env
+        server.headers = {}
         try:
             _wait_healthy(server, proc, log_path)
             yield server

@@ -9,6 +9,9 @@ from urllib.parse import parse_qs, urlencode
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
+
+from service.auth import csrf
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 PAGE_SIZE = 50  # rows per page of every paged dashboard list
@@ -46,8 +49,15 @@ def query(params: dict, **changes: object) -> str:
     return "?" + urlencode({k: v for k, v in merged.items() if v not in (None, "")})
 
 
+def csrf_field(request: Request) -> Markup:
+    """The hidden CSRF input every POST form carries (``{{ csrf_field(request) }}``)."""
+    token = getattr(request.state, "csrf_token", "") or ""
+    return Markup(f'<input type="hidden" name="{csrf.FIELD}" value="{escape(token)}">')
+
+
 templates.env.filters.update(time=fmt_time, ago=ago)
-templates.env.globals.update(tone=lambda s: TONE.get(s, "muted"), query=query)
+templates.env.globals.update(tone=lambda s: TONE.get(s, "muted"), query=query,
+                             csrf_field=csrf_field)
 
 
 async def form_data(request: Request) -> dict[str, str]:
@@ -55,3 +65,11 @@ async def form_data(request: Request) -> dict[str, str]:
     here rather than through FastAPI's ``Form`` to avoid the python-multipart dependency."""
     body = (await request.body()).decode("utf-8", errors="replace")
     return {k: v[-1].strip() for k, v in parse_qs(body, keep_blank_values=True).items()}
+
+
+async def checked_form(request: Request) -> dict[str, str]:
+    """The form body, after its CSRF token is verified (403 otherwise): every page POST uses
+    this, never ``form_data`` alone."""
+    form = await form_data(request)
+    csrf.verify(request, form)
+    return form

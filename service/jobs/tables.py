@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base, JSONType, utcnow
@@ -46,6 +46,10 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_state_created", "state", "created_at"),
         Index("ix_jobs_kind_state", "kind", "state"),
+        # One running job per kind, enforced by the database: two claimers racing for two
+        # queued retrains cannot both win (partial unique index, SQLite and PostgreSQL alike).
+        Index("uq_jobs_running_kind", "kind", unique=True,
+              sqlite_where=text("state = 'running'"), postgresql_where=text("state = 'running'")),
     )
 
 

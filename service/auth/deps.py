@@ -38,9 +38,10 @@ class Principal:
 DEV_PRINCIPAL = Principal(kind="dev", id=None, name="dev", scopes=frozenset(SCOPES))
 
 
-def current_principal(request: Request,
-                      credentials: HTTPAuthorizationCredentials | None = Security(bearer)
-                      ) -> Principal:
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
+
+
+def current_principal(request: Request, credentials: BearerDep) -> Principal:
     """The caller, authenticated from a bearer key or the session cookie (401 if neither)."""
     from service.auth.service import authenticate_request
 
@@ -72,5 +73,46 @@ def require(scope: str):
     return _check
 
 
-__all__ = ["DEV_PRINCIPAL", "ROLE_SCOPES", "Principal", "PrincipalDep", "current_principal",
+IngestDep = Annotated[Principal, Depends(require("ingest"))]
+OperateDep = Annotated[Principal, Depends(require("operate"))]
+AdminDep = Annotated[Principal, Depends(require("admin"))]
+
+
+def api_access(request: Request, principal: PrincipalDep) -> Principal:
+    """Every API route: authenticated, and reads need the ``read`` scope (``whoami`` excepted,
+    so an ingest-only gateway key can check itself). Routes that change state add their own
+    ``require(...)``."""
+    from service.errors import forbidden
+
+    if (request.method in ("GET", "HEAD") and "read" not in principal.scopes
+            and not request.url.path.endswith("/whoami")):
+        raise forbidden(f"reading needs the 'read' scope; {principal.actor} has "
+                        f"{sorted(principal.scopes)}")
+    return principal
+
+
+def actor_of(principal: Principal, claimed: str | None = None) -> str:
+    """Who the audit trail names: the authenticated key or person; a free-text name only when
+    auth is off (development), where nobody is authenticated."""
+    if principal.kind == "dev":
+        return (claimed or "dev")[:128]
+    return principal.actor
+
+
+def check_ingest_binding(*, site_of: str | None, principal: Principal, turbine: str) -> None:
+    """403 unless the key may post for ``turbine`` (bound turbines, or the turbine's site
+    among the bound sites; ``site_of`` is that turbine's registered site, None if unknown)."""
+    from service.errors import forbidden
+
+    if not principal.turbines and not principal.sites:
+        return
+    if turbine in principal.turbines or (site_of is not None and site_of in principal.sites):
+        return
+    bound = [*(f"turbine {t}" for t in principal.turbines), *(f"site {s}" for s in principal.sites)]
+    raise forbidden(f"{principal.actor} may post only for {', '.join(bound)}; not for turbine "
+                    f"{turbine!r}" + ("" if site_of else " (not registered under a bound site)"))
+
+
+__all__ = ["DEV_PRINCIPAL", "ROLE_SCOPES", "AdminDep", "IngestDep", "OperateDep", "Principal",
+           "PrincipalDep", "actor_of", "api_access", "check_ingest_binding", "current_principal",
            "require"]

@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.db import utcnow
-from service.jobs.tables import LOG_TAIL_CHARS, Job
+from service.jobs.tables import LOG_TAIL_CHARS, RUNNING, Job
 from service.settings import Settings
 
 
@@ -37,13 +37,15 @@ class JobContext:
 
     def progress(self, fraction: float, message: str) -> None:
         """Persist progress (0..1) and a message, renew the heartbeat; raise ``JobCancelled``
-        when a cancel was requested."""
+        when a cancel was requested (or the job is no longer running)."""
         fraction = min(1.0, max(0.0, float(fraction)))
         with self.session_factory() as session, session.begin():
             session.execute(update(Job).where(Job.id == self.job_id).values(
                 progress=fraction, progress_message=message[:256], heartbeat_at=utcnow()))
-            requested = session.get(Job, self.job_id, populate_existing=True)
-            cancel = bool(requested is not None and requested.cancel_requested)
+            job = session.get(Job, self.job_id, populate_existing=True)
+            # Also stop when the job is no longer running: it was failed as orphaned or its
+            # scheduler stopped, and whatever it would still write belongs to nobody.
+            cancel = job is None or job.cancel_requested or job.state != RUNNING
         if cancel:
             raise JobCancelled("cancel requested")
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.db import utcnow
+from service.jobs.service import rowcount
 from service.jobs.tables import SchedulerLease
 
 LEASE_NAME = "scheduler"
@@ -39,7 +40,7 @@ def acquire(*, session_factory: sessionmaker[Session], holder: str, ttl_s: float
                                          or_(SchedulerLease.holder == holder,
                                              SchedulerLease.expires_at < now))
             .values(holder=holder, expires_at=expires))
-        if taken.rowcount == 1:
+        if rowcount(taken) == 1:
             return True
         if session.get(SchedulerLease, name) is not None:
             return False  # held by someone else and still valid

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import traceback
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import and_, exists, select, update
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from service.db import utcnow
 from service.jobs.context import JobCancelled, JobContext, JobSkipped
 from service.jobs.kinds import load_kind
-from service.jobs.service import record
+from service.jobs.service import record, rowcount
 from service.jobs.tables import (
     CANCELLED,
     FAILED,
@@ -57,7 +58,7 @@ def claim_next(*, session_factory: sessionmaker[Session], holder: str,
                                                             Job.state == QUEUED).values(
                         state=RUNNING, holder=holder, started_at=now, heartbeat_at=now,
                         progress=0.0))
-                    if won.rowcount != 1:
+                    if rowcount(won) != 1:
                         continue
                     record(session, candidate, f"scheduler:{holder}", "started", QUEUED, RUNNING)
                 return session.get(Job, candidate)
@@ -79,10 +80,10 @@ def _finish(session_factory: sessionmaker[Session], job_id: int, holder: str, st
             values["error"] = error
         done = session.execute(update(Job).where(Job.id == job_id, Job.state == RUNNING,
                                                  Job.holder == holder).values(**values))
-        if done.rowcount:
+        if rowcount(done):
             record(session, job_id, f"scheduler:{holder}", action, RUNNING, state,
                    message or error)
-        return bool(done.rowcount)
+        return bool(rowcount(done))
 
 
 def _beat(session_factory: sessionmaker[Session], job_id: int, holder: str,
@@ -109,6 +110,7 @@ def run_job(job: Job, *, settings: Settings, session_factory: sessionmaker[Sessi
                             args=(session_factory, job.id, holder, stop, heartbeat_s))
     beat.start()
     log.info("job started", job=job.id, kind=job.kind)
+    kwargs: dict[str, Any]
     try:
         module = load_kind(job.kind)
         result = module.run(ctx, module.Params.model_validate(job.params))
@@ -157,7 +159,7 @@ def fail_orphans(*, session_factory: sessionmaker[Session], stale_after_s: float
             done = session.execute(update(Job).where(Job.id == job_id, Job.state == RUNNING)
                                    .values(state=FAILED, finished_at=now, error=why,
                                            cancel_requested=True))
-            if done.rowcount:
+            if rowcount(done):
                 record(session, job_id, actor, "orphaned" if holder is None else "failed",
                        RUNNING, FAILED, why)
                 failed.append(job_id)

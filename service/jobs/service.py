@@ -7,16 +7,23 @@ finish never resurrects a finished job.
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from collections.abc import Iterator
+from typing import Any, cast
 
 from pydantic import ValidationError
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, Result, func, select, update
 from sqlalchemy.orm import Session
 
 from service.db import utcnow
 from service.errors import BadRequest, Conflict, NotFound
 from service.jobs.kinds import KINDS, KindUnavailable, load_kind
 from service.jobs.tables import CANCELLED, FINISHED, QUEUED, RUNNING, SOURCES, STATES, Job, JobEvent
+
+
+def rowcount(result: Result) -> int:
+    """Rows an UPDATE matched (``Session.execute`` is typed as returning a plain ``Result``)."""
+    return cast(CursorResult, result).rowcount
 
 
 def record(session: Session, job_id: int, actor: str, action: str, from_state: str | None,
@@ -49,7 +56,27 @@ def validate_params(kind: str, params: dict[str, Any] | None) -> dict[str, Any]:
         parsed = module.Params.model_validate(params or {})
     except ValidationError as exc:
         raise BadRequest(f"bad params for a {kind!r} job: {_problem(exc)}") from exc
-    return parsed.model_dump(mode="json")
+    clean = parsed.model_dump(mode="json")
+    bad = next((v for v in _strings(clean) if _CONTROL.search(v)), None)
+    if bad is not None:
+        # PostgreSQL's JSONB cannot hold NUL, and no parameter needs control characters.
+        raise BadRequest(f"params of a {kind!r} job hold a control character in {bad[:40]!r}")
+    return clean
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield str(k)
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
 
 
 def start(*, session: Session, kind: str, params: dict[str, Any] | None, started_by: str,
@@ -109,7 +136,7 @@ def cancel(*, session: Session, job_id: int, by: str) -> Job:
     done = session.execute(update(Job).where(Job.id == job_id, Job.state == QUEUED).values(
         state=CANCELLED, cancel_requested=True, finished_at=now,
         error=f"cancelled by {by} before it ran"))
-    if done.rowcount:
+    if rowcount(done):
         record(session, job_id, by, "cancelled", QUEUED, CANCELLED)
         session.flush()
         return get_job(session=session, job_id=job_id)
@@ -117,7 +144,7 @@ def cancel(*, session: Session, job_id: int, by: str) -> Job:
                                               Job.cancel_requested.is_(False))
                             .values(cancel_requested=True))
     job = get_job(session=session, job_id=job_id)
-    if asked.rowcount:
+    if rowcount(asked):
         record(session, job_id, by, "cancel_requested", RUNNING, RUNNING,
                "the job stops at its next progress report")
         session.flush()

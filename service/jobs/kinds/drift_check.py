@@ -5,6 +5,8 @@ model's training reference or the sensor's baseline (``service.jobs.drift``); wh
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -51,7 +53,7 @@ def _check_sensor(session: Session, sensor_id: int, model_ref: dict | None, ref_
         if row is not None and row.samples:
             reference, name = drift.reference_from_samples(row.samples), f"baseline:v{row.version}"
     n_ref = max((len(v) for v in reference.values()), default=0) if reference else 0
-    out = {"reference": name, "n_reference": n_ref, "n_recent": len(recent), "score": None,
+    out: dict[str, Any] = {"reference": name, "n_reference": n_ref, "n_recent": len(recent), "score": None,
            "features": {}, "top": [], "reason": None}
     if reference is None:
         return {**out, "status": "no_reference", "reason": "the production model records no "

@@ -67,6 +67,7 @@ def test_failed_and_skipped_jobs_record_why(client, session_factory, settings):
     ({"kind": "stub", "params": {"steps": 0}}, "steps"),
     ({"kind": "stub", "params": {"bogus": 1}}, "bogus"),
     ({"kind": "refresh-baselines", "params": {"snapshots": "many"}}, "snapshots"),
+    ({"kind": "refresh-baselines", "params": {"turbine": "WT\u0000"}}, "control character"),
 ])
 def test_unknown_kind_or_bad_params_are_422_naming_the_problem(client, body, needle):
     r = client.post("/api/v1/jobs", json=body)

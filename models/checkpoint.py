@@ -158,7 +158,11 @@ def load_checkpoint(json_path: Path | str) -> Classifier:
         raise ChecksumError(
             f"{weights}: sha256 {actual} does not match the metadata's {meta['weights_sha256']}"
         )
-    model = build_model(meta["architecture"], meta["config"])
+    config = dict(meta["config"])
+    if meta["architecture"].startswith("family"):
+        # Family checkpoints saved before the option existed were trained with family priors.
+        config.setdefault("family_priors", True)
+    model = build_model(meta["architecture"], config)
     model.load_state_dict(load_file(str(weights)))
     n_outputs = cast(Any, model).cfg.n_classes
     if len(meta["classes"]) != n_outputs:

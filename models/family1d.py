@@ -20,6 +20,8 @@ class Family1dConfig:
     n_cells: int = 128
     cells_per_unit: int = 16
     channels: int = 8
+    # Per-fault-family logit biases (old checkpoints only; see models.family_head).
+    family_priors: bool = False
 
 
 class Family1d(nn.Module):
@@ -36,7 +38,7 @@ class Family1d(nn.Module):
         # Dilation = one harmonic spacing: this layer sees harmonics 1-4 of a comb at once.
         self.comb = nn.Conv1d(c, c, 4, dilation=k, padding=(3 * k) // 2)
         self.score = nn.Linear(3 * c, 1)
-        self.head = FamilyHead(cfg.n_cells, cfg.cells_per_unit)
+        self.head = FamilyHead(cfg.n_cells, cfg.cells_per_unit, cfg.family_priors)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, F=5 families, R=6 rows, L cells) standardised envelope readings (x3) on

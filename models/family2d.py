@@ -21,6 +21,8 @@ class Family2dConfig:
     n_cells: int = 128
     cells_per_unit: int = 16
     channels: int = 8
+    # Per-fault-family logit biases (old checkpoints only; see models.family_head).
+    family_priors: bool = False
 
 
 class Family2d(nn.Module):
@@ -36,7 +38,7 @@ class Family2d(nn.Module):
         self.conv2 = nn.Conv2d(c, c, (3, 5), padding=(1, 2))
         self.rows = nn.Conv2d(c, c, (cfg.n_rows, 1))  # collapse the sideband axis
         self.score = nn.Linear(3 * c, 1)
-        self.head = FamilyHead(cfg.n_cells, cfg.cells_per_unit)
+        self.head = FamilyHead(cfg.n_cells, cfg.cells_per_unit, cfg.family_priors)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, F=5 families, R=6 rows, L cells) standardised envelope readings (x3) on

@@ -2,6 +2,7 @@
 # only when pyproject.toml changes (stamp file .venv/.installed).
 #
 #   make run        install, migrate the SQLite database under ./var, serve with a demo fleet
+#                   and the job scheduler beside it
 #   make test       the whole suite (PYTEST_ARGS='-m "not slow"' to narrow it)
 #   make bench      the HTTP ingest benchmark against a server it starts itself
 #   make lint       ruff + mypy (models, pipelines, simulation)
@@ -41,6 +42,11 @@ migrate: install
 	$(BIN)/windwatch migrate
 
 run: install migrate
+	@# The first start creates the demo admin and prints its password once (kept nowhere else).
+	$(BIN)/windwatch users create admin --role admin --generate --if-missing
+	@# The scheduler runs beside the server (schedules and queued jobs; see "Jobs and
+	@# schedules" in README.md) and is stopped with it, however the server ends.
+	$(BIN)/windwatch scheduler & sched=$$!; trap 'kill $$sched 2>/dev/null; wait $$sched' EXIT INT TERM; \
 	WINDWATCH_DEMO_FLEET=1 $(BIN)/windwatch serve $(SERVE_OPTS)
 
 # Plain pytest: the PostgreSQL tests share one database, so xdist (-n) is opt-in via PYTEST_ARGS.

@@ -100,7 +100,8 @@ def main() -> None:
                         datasets_dir=REPO_ROOT.parent / "shared" / "datasets", log_level="WARNING")
     migrate_and_seed(settings)
     factory = session_factory(get_engine(settings.database_url))
-    rows = [("ingest (for comparison: analysis + detection + writes)", ingest(settings, factory, args.snapshots))]
+    rows = [("ingest (for comparison: analysis + detection + writes)",
+             ingest(settings, factory, args.snapshots))]
     with factory() as s:
         version = s.scalar(select(ModelVersion.id).where(ModelVersion.name == "family2d-default"))
     local = run_backfill(settings, factory, version, args.snapshots)

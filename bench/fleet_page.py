@@ -122,6 +122,9 @@ def time_pages(url: str, data_root: Path, repeats: int) -> list[dict]:
     env = {**os.environ, "WINDWATCH_DATABASE_URL": url, "WINDWATCH_TORCH_THREADS": "1",
            "WINDWATCH_DATA_ROOT": str(data_root), "WINDWATCH_DEMO_FLEET": "0",
            "WINDWATCH_LOG_LEVEL": "WARNING"}
+    key = subprocess.run([BIN / "windwatch", "keys", "create", f"bench-{port}", "--scope",
+                          "read", "--quiet"], env=env, check=True, capture_output=True,
+                         text=True).stdout.strip()
     log = open(data_root / "server.log", "w")  # noqa: SIM115
     proc = subprocess.Popen([BIN / "windwatch", "serve", "--port", str(port)], env=env,
                             stdout=log, stderr=subprocess.STDOUT)
@@ -136,7 +139,8 @@ def time_pages(url: str, data_root: Path, repeats: int) -> list[dict]:
         else:
             raise RuntimeError(f"server did not start: {(data_root / 'server.log').read_text()}")
         rows = []
-        with httpx.Client(base_url=base, timeout=60) as http:
+        with httpx.Client(base_url=base, timeout=60,
+                          headers={"Authorization": f"Bearer {key}"}) as http:
             for path in ("/", "/?state=alarm", "/?sort=name&order=asc&page=100",
                          "/?q=WT-0999", "/?sort=received&order=desc", "/alarms"):
                 times = []

@@ -59,6 +59,9 @@ def spawn_server(workers: int | None = None, startup_s: float = 120.0) -> Iterat
         env = {**os.environ, "WINDWATCH_DATABASE_URL": f"sqlite:///{root / 'ww.db'}",
                "WINDWATCH_DATA_ROOT": str(root / "data"), "WINDWATCH_DEMO_FLEET": "0"}
         subprocess.run([exe, "migrate"], env=env, check=True, capture_output=True)
+        key = subprocess.run([exe, "keys", "create", "bench", "--scope", "ingest", "--quiet"],
+                             env=env, check=True, capture_output=True, text=True).stdout.strip()
+        HEADERS["Authorization"] = f"Bearer {key}"
         cmd = [exe, "serve", "--host", "127.0.0.1", "--port", str(port)]
         cmd += ["--workers", str(workers)] if workers else []
         url = f"http://127.0.0.1:{port}"
@@ -78,6 +81,11 @@ def spawn_server(workers: int | None = None, startup_s: float = 120.0) -> Iterat
                     proc.wait(15)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+
+
+# An ingest key: created for a spawned server, else WINDWATCH_API_KEY for --url.
+HEADERS: dict[str, str] = ({"Authorization": f"Bearer {os.environ['WINDWATCH_API_KEY']}"}
+                           if os.environ.get("WINDWATCH_API_KEY") else {})
 
 
 def _healthy(url: str) -> bool:
@@ -159,7 +167,8 @@ def run_case(url: str, fmt: str, clients: int, n_posts: int, max_s: float, x: np
                                   "Idempotency-Key": uuid.uuid4().hex})
 
     def client(i: int) -> None:
-        with httpx.Client(base_url=url, timeout=timeout_s, transport=transport) as http:
+        with httpx.Client(base_url=url, timeout=timeout_s, transport=transport,
+                          headers=HEADERS) as http:
             r = post(http, turbines[i], *warm[i])
             if r.status_code not in (200, 201):
                 errors.append(f"warm-up {r.status_code}: {r.text[:200]}")

@@ -41,6 +41,39 @@ def geometry_body(t) -> dict:
             "notes": "simulated drivetrain (demo fleet)"}
 
 
+DEMO_KEY = "demo-gateway"
+
+
+def demo_gateway_key(settings: Settings) -> str:
+    """The demo gateway's own API key (ingest, plus operate to register its turbines' sites
+    and bearings as a commissioning engineer would), kept like a real gateway keeps it: in a
+    0600 file (``<data_root>/demo-gateway.key``), re-issued if missing or revoked."""
+    from sqlalchemy import select
+
+    from service.auth import service as auth
+    from service.auth.tables import ApiKey
+    from service.db import get_engine, session_factory
+
+    path = settings.data_root / "demo-gateway.key"
+    with session_factory(get_engine(settings.database_url))() as session:
+        if path.exists():
+            try:
+                auth.key_principal(session=session, token=path.read_text().strip())
+                return path.read_text().strip()
+            except Exception:  # revoked, expired or from another database: issue a new one
+                pass
+        for old in session.scalars(select(ApiKey).where(ApiKey.name == DEMO_KEY)):
+            old.name = f"{DEMO_KEY}-retired-{old.id}"
+            old.revoked_at = old.revoked_at or old.created_at
+        _, secret = auth.create_key(session=session, name=DEMO_KEY, scopes=["ingest", "operate"],
+                                    created_by="demo")
+        session.commit()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(secret)
+    path.chmod(0o600)
+    return secret
+
+
 def run_demo_feed(settings: Settings, stop: threading.Event) -> None:
     """Post the simulated demo fleet to this server until ``stop`` is set."""
     from simulation.drivetrain import demo_fleet
@@ -54,7 +87,9 @@ def run_demo_feed(settings: Settings, stop: threading.Event) -> None:
     if k is not None:
         advanced = replace(fleet[k].drivetrain, impact_g=2.5 * fleet[k].drivetrain.impact_g)
         fleet[k] = replace(fleet[k], severity_start=1.0, severity_end=1.0, drivetrain=advanced)
-    with httpx.Client(base_url=url, timeout=30) as http:
+    key = demo_gateway_key(settings) if settings.auth_enabled else None
+    headers = {"Authorization": f"Bearer {key}"} if key else None
+    with httpx.Client(base_url=url, timeout=30, headers=headers) as http:
         if not _wait_healthy(http):
             log.error("demo feed: server never became healthy", url=url)
             return
@@ -64,11 +99,11 @@ def run_demo_feed(settings: Settings, stop: threading.Event) -> None:
             # engineer would register it: the defect-order diagnosis needs it.
             http.put(f"/api/v1/turbines/{t.turbine_id}/sensors/{t.sensor}/geometry",
                      json=geometry_body(t))
-    n = run_gateway(url, fleet, n_snapshots=HISTORY, fmt="arrow", stop=stop)
-    log.info("demo feed: history posted", snapshots=n, turbines=len(fleet))
-    # Live: faults stay at their final severity; one snapshot per turbine per interval.
-    live = [replace(t, severity_start=t.severity_end) for t in fleet]
-    with GatewayClient(url) as client:
+    with GatewayClient(url, api_key=key) as client:
+        n = run_gateway(url, fleet, n_snapshots=HISTORY, fmt="arrow", stop=stop, client=client)
+        log.info("demo feed: history posted", snapshots=n, turbines=len(fleet))
+        # Live: faults stay at their final severity; one snapshot per turbine per interval.
+        live = [replace(t, severity_start=t.severity_end) for t in fleet]
         while not stop.wait(settings.demo_interval_s):
             now = datetime.now(UTC).replace(microsecond=0)
             run_gateway(url, live, n_snapshots=1, start=now, fmt="arrow", stop=stop, client=client)

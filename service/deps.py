@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from service.batches.storage import RawStore
 from service.registry.runtime import ModelRuntime
 from service.settings import Settings
-from service.validation import ID_PATTERN, MAX_DB_INT
+from service.validation import ID_PATTERN, MAX_BIG_INT, MAX_DB_INT
 
 
 def _settings(request: Request) -> Settings:
@@ -43,9 +43,12 @@ StoreDep = Annotated[RawStore, Depends(_store)]
 
 TurbineIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="e.g. WT-001")]
 SensorPath = Annotated[str, Path(pattern=ID_PATTERN, description="e.g. gearbox_hss")]
-BatchIdPath = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="a batch id")]
-IdPath = Annotated[int, Path(ge=1, le=MAX_DB_INT)]
+BatchIdPath = Annotated[int, Path(ge=1, le=MAX_BIG_INT, description="a batch id")]
+IdPath = Annotated[int, Path(ge=1, le=MAX_DB_INT)]  # the small tables' int4 keys
+BigIdPath = Annotated[int, Path(ge=1, le=MAX_BIG_INT)]  # predictions, alarms (BIGINT)
 LimitQuery = Annotated[int, Query(ge=1, le=1000)]
-OffsetQuery = Annotated[int, Query(ge=0, le=MAX_DB_INT)]
+OffsetQuery = Annotated[int, Query(ge=0, le=MAX_BIG_INT)]
+# Dashboard pages: 0 and below still mean the first page; (page - 1) x page size stays an int4.
+PageQuery = Annotated[int, Query(ge=-MAX_DB_INT, le=MAX_DB_INT // 1000)]
 # Free text in a query: printable only (NUL/control characters -> 422), bounded length.
 TextQuery = Annotated[str | None, Query(max_length=128, pattern=r"^[^\x00-\x1f\x7f]*$")]

@@ -7,8 +7,13 @@ that cannot be loaded is ``ModelUnavailable`` (503), never an unhandled 500.
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
+
+log = logging.getLogger("windwatch.errors")
 
 
 class WindwatchError(Exception):
@@ -80,6 +85,26 @@ class ModelUnavailable(WindwatchError):
     status_code = 503
 
 
+class RawDataMissing(WindwatchError):
+    """A stored batch's raw file is gone (lost or quarantined): its rows outlived the data."""
+
+    status_code = 410
+
+
+class RawDataCorrupt(WindwatchError):
+    """A stored batch's raw file no longer matches the sha256 recorded when it was stored."""
+
+    status_code = 409
+
+
+class DatabaseUnavailable(WindwatchError):
+    """The database cannot be reached (outage, restart, dropped connection, pool exhausted);
+    the client should retry after ``Retry-After`` seconds."""
+
+    status_code = 503
+    headers = {"Retry-After": "2"}
+
+
 class Unauthorized(WindwatchError):
     """No credentials, or credentials that are unknown, expired or revoked."""
 
@@ -115,3 +140,21 @@ def install_handlers(app: FastAPI) -> None:
     async def _handle(_: Request, exc: WindwatchError) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
+
+    # A database outage is the client's cue to retry, not a server bug: 503 + Retry-After.
+    # The pool (pool_pre_ping, invalidation on disconnect) reconnects on the next request.
+    async def _database_down(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable: %s", str(exc).splitlines()[0][:300])
+        err = DatabaseUnavailable("the database is unavailable; retry later")
+        return JSONResponse({"detail": err.detail}, status_code=err.status_code,
+                            headers=err.headers)
+
+    for outage in (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError,
+                   sa_exc.DisconnectionError):
+        app.add_exception_handler(outage, _database_down)
+
+    @app.exception_handler(sa_exc.DBAPIError)
+    async def _dbapi(request: Request, exc: sa_exc.DBAPIError) -> JSONResponse:
+        if exc.connection_invalidated:  # a disconnect the dialect classified as such
+            return await _database_down(request, exc)
+        raise exc

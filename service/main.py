@@ -9,17 +9,23 @@ from contextlib import asynccontextmanager
 
 import structlog
 import torch
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from service.api import api_router
+from service.auth import pages
+from service.auth.ratelimit import RateLimits
+from service.auth.secret import load_secret_key
 from service.batches.storage import RawStore
 from service.dashboard.router import STATIC_DIR
 from service.dashboard.router import router as dashboard_router
 from service.db import get_engine, session_factory
+from service.docs import install_docs
 from service.errors import install_handlers
+from service.openapi import install_openapi
 from service.registry.runtime import ModelRuntime
+from service.security import install_http_hardening
 from service.settings import Settings, get_settings
 
 log = structlog.get_logger("windwatch")
@@ -60,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="Windwatch", version="0.1.0", lifespan=lifespan,
         description="Vibration condition monitoring for wind turbines.",
+        docs_url=None, redoc_url=None,  # /docs is served from vendored files (service.docs)
     )
     engine = get_engine(settings.database_url)
     app.state.settings = settings
@@ -68,7 +75,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.runtime = ModelRuntime(settings)
     app.state.store = RawStore(settings.data_root)
     app.state.cpu_slots = threading.Semaphore(1)
+    app.state.secret_key = load_secret_key(settings)
+    app.state.rate_limits = RateLimits(settings)
+    if not settings.auth_enabled:
+        log.warning("AUTHENTICATION IS OFF (WINDWATCH_AUTH=off): every request acts as 'dev' "
+                    "with every scope. Development only; never expose this server.")
     install_handlers(app)
+    app.add_exception_handler(pages.LoginRequired, pages.login_required_response)  # type: ignore[arg-type]
 
     @app.middleware("http")
     async def access_log(request: Request, call_next):
@@ -85,6 +98,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     app.include_router(api_router)
-    app.include_router(dashboard_router)
+    app.include_router(pages.router)  # /login, /logout: the only pages without a login
+    app.include_router(dashboard_router, dependencies=[Depends(pages.dashboard_access)])
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")  # dashboard CSS/JS
+    install_docs(app)
+    install_openapi(app)  # error responses and links in /openapi.json
+    install_http_hardening(app, settings)  # last: its middlewares wrap all the others
     return app

@@ -15,7 +15,8 @@ from typing import Annotated
 from pydantic import AfterValidator
 
 ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$"
-MAX_DB_INT = 2**31 - 1  # PostgreSQL int4 primary keys; SQLite allows 2**63 - 1
+MAX_DB_INT = 2**31 - 1  # int4 keys of the small tables (turbines, models, keys, users, jobs)
+MAX_BIG_INT = 2**63 - 1  # BIGINT keys of the growing tables (batches, predictions, alarms, ...)
 
 
 def control_chars(value: str, *, allow_newlines: bool = False) -> list[str]:

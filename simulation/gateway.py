@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal, cast
 
@@ -118,6 +119,17 @@ def encode_json(x: np.ndarray, channel_names: Names, metadata: Meta) -> bytes:
     return orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
+@dataclass(frozen=True)
+class PreparedPost:
+    """One snapshot's request: what every try (and every restart, via the spool) resends."""
+
+    turbine_id: str
+    body: bytes
+    content_type: str
+    idempotency_key: str
+    params: dict[str, str] = field(default_factory=dict)
+
+
 def default_idempotency_key(turbine_id: str, sensor: str, recorded_at: datetime | str) -> str:
     """Deterministic key of one snapshot: the same on every retry and every gateway restart."""
     return hashlib.sha256(f"{turbine_id}\n{sensor}\n{iso_utc(recorded_at)}".encode()).hexdigest()
@@ -128,10 +140,13 @@ class GatewayClient:
 
     def __init__(self, base_url: str, timeout: float = 30.0, retries: int = 4,
                  backoff_s: float = 0.5, max_backoff_s: float = 30.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None,
+                 api_key: str | None = None) -> None:
         self.retries, self.backoff_s, self.max_backoff_s = retries, backoff_s, max_backoff_s
+        # An ingest-scoped API key (windwatch keys create gw --scope ingest), sent as Bearer.
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
         self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout,
-                                  transport=transport)
+                                  transport=transport, headers=headers)
 
     def __enter__(self) -> GatewayClient:
         return self
@@ -150,16 +165,12 @@ class GatewayClient:
             delay = max(delay, float(retry_after))  # the server knows when it will be back
         return min(delay, self.max_backoff_s)
 
-    def post_batch(
+    def encode(
         self, turbine_id: str, x: np.ndarray, fs_hz: float, recorded_at: datetime | str,
         sensor: str, rpm: float | None = None, unit: str = "g", fmt: Format = "arrow",
         idempotency_key: str | None = None, channel_names: Sequence[str] | None = None,
-    ) -> httpx.Response:
-        """Post one snapshot (x (C, N), in ``unit``); returns the final response.
-
-        Retries (same body, same Idempotency-Key) on connection errors and 5xx; a 4xx returns
-        at once. After the last try a 5xx response is returned and a connection error raised.
-        """
+    ) -> PreparedPost:
+        """The request that posts one snapshot (x (C, N), in ``unit``), ready to send or spool."""
         if fmt not in CONTENT_TYPES:
             raise ValueError(f"unknown format {fmt!r}; expected one of {list(CONTENT_TYPES)}")
         names = list(channel_names or [f"ch{i}" for i in range(np.shape(x)[0])])
@@ -172,14 +183,37 @@ class GatewayClient:
         else:
             body = {"arrow": encode_arrow, "parquet": encode_parquet, "json": encode_json}[fmt](
                 x, names, meta)
-        headers = {"Content-Type": CONTENT_TYPES[fmt],
-                   "Idempotency-Key": (idempotency_key
-                                      or default_idempotency_key(turbine_id, sensor, recorded_at))}
+        key = idempotency_key or default_idempotency_key(turbine_id, sensor, recorded_at)
+        return PreparedPost(turbine_id, body, CONTENT_TYPES[fmt], key, params)
+
+    def send_once(self, post: PreparedPost) -> httpx.Response:
+        """One try of a prepared post (raises ``httpx.TransportError`` on connection errors)."""
+        return self._http.post(f"/api/v1/turbines/{post.turbine_id}/batches", content=post.body,
+                               params=post.params,
+                               headers={"Content-Type": post.content_type,
+                                        "Idempotency-Key": post.idempotency_key})
+
+    def delay_s(self, attempt: int, response: httpx.Response | None = None) -> float:
+        """Backoff before try ``attempt + 1``: exponential, at least ``Retry-After``."""
+        return self._delay_s(attempt, response)
+
+    def post_batch(
+        self, turbine_id: str, x: np.ndarray, fs_hz: float, recorded_at: datetime | str,
+        sensor: str, rpm: float | None = None, unit: str = "g", fmt: Format = "arrow",
+        idempotency_key: str | None = None, channel_names: Sequence[str] | None = None,
+    ) -> httpx.Response:
+        """Post one snapshot (x (C, N), in ``unit``); returns the final response.
+
+        Retries (same body, same Idempotency-Key) on connection errors and 5xx; a 4xx returns
+        at once. After the last try a 5xx response is returned and a connection error raised.
+        """
+        post = self.encode(turbine_id, x, fs_hz, recorded_at, sensor, rpm, unit, fmt,
+                           idempotency_key, channel_names)
         url = f"/api/v1/turbines/{turbine_id}/batches"
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
             try:
-                response = self._http.post(url, content=body, params=params, headers=headers)
+                response = self.send_once(post)
             except httpx.TransportError as exc:  # refused, reset, timed out: safe to resend
                 if last:
                     raise

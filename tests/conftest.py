@@ -93,9 +93,28 @@ def base_settings(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Set
     root = tmp_path_factory.mktemp(f"data-{backend}")
     url = backend_url(backend, root, "api")
     settings = Settings(database_url=url, data_root=root, datasets_dir=DATASETS, model_refresh_s=0,
-                        log_level="WARNING")
+                        log_level="WARNING", allowed_hosts=["testserver"])  # TestClient's Host
     migrate_and_seed(settings)
     return settings
+
+
+@pytest.fixture(scope="session")
+def admin_key(base_settings: Settings) -> str:
+    """An API key with every scope, committed once per backend (the ``client``'s credentials)."""
+    from service.auth.service import create_key
+
+    engine = make_engine(base_settings.database_url)
+    with Session(engine) as s:
+        _, secret = create_key(session=s, name="test-admin",
+                               scopes=["ingest", "read", "operate", "admin"], created_by="tests")
+        s.commit()
+    engine.dispose()
+    return secret
+
+
+def auth_header(key: str) -> dict[str, str]:
+    """The Authorization header of an API key."""
+    return {"Authorization": f"Bearer {key}"}
 
 
 @pytest.fixture(scope="session")
@@ -147,7 +166,17 @@ def app(settings: Settings, session_factory, tmp_path: Path):
 
 
 @pytest.fixture
-def client(app):
+def client(app, admin_key):
+    """A TestClient authenticated with the admin key (every scope); ``anon_client`` has none."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(app, headers=auth_header(admin_key)) as c:
+        yield c
+
+
+@pytest.fixture
+def anon_client(app):
+    """A TestClient without credentials."""
     from fastapi.testclient import TestClient
 
     with TestClient(app) as c:

@@ -57,13 +57,16 @@ def running_server(root: Path, **env_overrides: str) -> Iterator[Server]:
            # promotion reaches each worker within model_refresh_s, not at the same instant).
            "WINDWATCH_WORKERS": "1", **env_overrides}
     subprocess.run([BIN / "windwatch", "migrate"], env=env, check=True, capture_output=True)
+    key = subprocess.run([BIN / "windwatch", "keys", "create", "e2e-admin", "--quiet",
+                          "--scope", "ingest,read,operate,admin"], env=env, check=True,
+                         capture_output=True, text=True).stdout.strip()
     log_path = root / "server.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen([BIN / "windwatch", "serve", "--port", str(port)], env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
         server = Server(f"http://127.0.0.1:{port}")
         server.env = env
-        server.headers = {}
+        server.headers = {"Authorization": f"Bearer {key}"}
         try:
             _wait_healthy(server, proc, log_path)
             yield server

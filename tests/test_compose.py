@@ -44,10 +44,33 @@ def _serve_port(command: str) -> int:
 
 
 def test_services() -> None:
-    # The scheduler service arrives with its own issue; exactly these until then.
-    assert set(COMPOSE["services"]) == {"postgres", "api"}
+    assert set(COMPOSE["services"]) == {"postgres", "api", "scheduler"}
     assert COMPOSE["services"]["postgres"]["image"].startswith("postgres:15")
     assert COMPOSE["services"]["api"]["build"] == "."
+
+
+def test_scheduler_is_one_replica_of_the_api_image_on_the_same_database(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.main import get_command
+
+    from service.cli import app
+
+    api, scheduler = COMPOSE["services"]["api"], COMPOSE["services"]["scheduler"]
+    assert scheduler["build"] == api["build"]
+    assert _command(scheduler) == "windwatch scheduler"
+    assert "scheduler" in get_command(app).commands
+    assert scheduler.get("deploy", {}).get("replicas", 1) == 1
+    env = _env(scheduler)
+    for key in ("WINDWATCH_DATABASE_URL", "WINDWATCH_DATA_ROOT"):
+        assert env[key] == _env(api)[key], key
+    for key in [k for k in os.environ if k.startswith("WINDWATCH_")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        assert key.removeprefix("WINDWATCH_").lower() in Settings.model_fields, key
+        monkeypatch.setenv(key, value)
+    Settings(_env_file=None)  # parses
+    assert set(scheduler["volumes"]) == set(api["volumes"])  # same artifacts and raw data
+    assert scheduler["depends_on"]["api"]["condition"] == "service_healthy"  # api migrates
 
 
 def test_api_env_names_real_settings_and_parses(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,7 +86,11 @@ def test_api_env_names_real_settings_and_parses(monkeypatch: pytest.MonkeyPatch)
     settings = Settings(_env_file=None)
     for key, value in env.items():
         field = key.removeprefix("WINDWATCH_").lower()
-        expected = TypeAdapter(Settings.model_fields[field].annotation).validate_python(value)
+        annotation = Settings.model_fields[field].annotation
+        if getattr(annotation, "__origin__", None) is list:  # host / origin lists: comma-separated
+            expected = [v.strip() for v in value.split(",")]
+        else:
+            expected = TypeAdapter(annotation).validate_python(value)
         assert getattr(settings, field) == expected, key
     assert settings.database_url.startswith("postgresql+psycopg://")
     assert "@postgres:5432/" in settings.database_url
@@ -90,6 +117,17 @@ def test_api_migrates_then_serves_on_the_published_port() -> None:
     assert port in container_ports
     assert f"EXPOSE {port}" in DOCKERFILE
     assert f":{port}/healthz" in " ".join(api["healthcheck"]["test"])
+
+
+def test_api_is_published_on_loopback_only_and_checks_the_host() -> None:
+    api = COMPOSE["services"]["api"]
+    for mapping in api["ports"]:
+        assert str(mapping).startswith("127.0.0.1:"), f"{mapping} publishes beyond the loopback"
+    settings = Settings(_env_file=None, allowed_hosts=_env(api)["WINDWATCH_ALLOWED_HOSTS"])
+    # the healthcheck's URL and the README's address must pass the Host check
+    health = " ".join(api["healthcheck"]["test"])
+    host = re.search(r"http://([^:/]+)", health).group(1)
+    assert host in settings.trusted_hosts() and "localhost" in settings.trusted_hosts()
 
 
 def test_healthchecks_and_startup_order() -> None:

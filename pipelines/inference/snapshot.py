@@ -105,6 +105,46 @@ def defect_order_diagnosis(x: np.ndarray, fs_hz: float, spec: InputSpec, ctx: Sh
     return inputs, ch, info
 
 
+def snapshot_inputs(x: np.ndarray, fs_hz: float, spec: InputSpec, shaft: ShaftContext | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Model inputs of a (C, N) snapshot, the channel index of each input, and (defect-order
+    models) what the diagnosis rests on; the part of the analysis before the model runs."""
+    if spec.kind == "defect_orders":
+        return defect_order_diagnosis(x, fs_hz, spec, shaft or ShaftContext())
+    inputs, ch = model_inputs(x, fs_hz, spec)
+    return inputs, ch, {}
+
+
+@dataclass
+class Verdict:
+    """Window probabilities reduced to a snapshot's verdict (see ``SnapshotAnalysis``)."""
+
+    probabilities: np.ndarray
+    per_channel_probabilities: np.ndarray
+    label: str
+    score: float
+    diagnosis: dict
+
+
+def summarise(proba: np.ndarray, ch: np.ndarray, n_channels: int, classes: list[str],
+              diagnosis: dict) -> Verdict:
+    """Means of the window softmax outputs, per channel and over all windows; the label of
+    highest mean probability; score = 1 - p(normal). ``diagnosis`` gains the fault family."""
+    proba = np.asarray(proba, dtype=np.float64)
+    if proba.shape != (len(ch), len(classes)):
+        want = (len(ch), len(classes))
+        raise ValueError(f"classifier returned probabilities of shape {proba.shape}, not {want}")
+    onehot = (ch[None, :] == np.arange(n_channels)[:, None]).astype(np.float64)  # (C, B)
+    per_channel = (onehot @ proba) / np.maximum(onehot.sum(axis=1, keepdims=True), 1.0)
+    mean = proba.mean(axis=0)
+    score = 1.0 - float(mean[classes.index("normal")]) if "normal" in classes else float(mean.max())
+    label = classes[int(np.argmax(mean))]
+    if diagnosis:
+        known = diagnosis["geometry"] == "registered"
+        diagnosis["fault_family"] = label if label == "normal" or known else "unknown"
+    return Verdict(mean, per_channel, label, score, diagnosis)
+
+
 def analyse_snapshot(x: np.ndarray, fs_hz: float, classifier: ProbabilisticClassifier,
                      accel_to_m_s2: float = 9.80665, channel_names: list[str] | None = None,
                      keep_inputs: bool = False, shaft: ShaftContext | None = None
@@ -119,27 +159,14 @@ def analyse_snapshot(x: np.ndarray, fs_hz: float, classifier: ProbabilisticClass
     spec = InputSpec.from_dict(classifier.input_spec_dict)
     classes = list(classifier.classes)
     indicators = condition_indicators(x, fs_hz, accel_to_m_s2)
-    diagnosis: dict = {}
-    if spec.kind == "defect_orders":
-        inputs, ch, diagnosis = defect_order_diagnosis(x, fs_hz, spec, shaft or ShaftContext())
-    else:
-        inputs, ch = model_inputs(x, fs_hz, spec)
+    inputs, ch, diagnosis = snapshot_inputs(x, fs_hz, spec, shaft)
     proba = np.asarray(classifier.predict_proba(inputs), dtype=np.float64)  # (B, K)
-    if proba.shape != (len(inputs), len(classes)):
-        want = (len(inputs), len(classes))
-        raise ValueError(f"classifier returned probabilities of shape {proba.shape}, not {want}")
     n_ch = x.shape[0]
-    onehot = (ch[None, :] == np.arange(n_ch)[:, None]).astype(np.float64)  # (C, B)
-    per_channel = (onehot @ proba) / np.maximum(onehot.sum(axis=1, keepdims=True), 1.0)
-    mean = proba.mean(axis=0)
-    score = 1.0 - float(mean[classes.index("normal")]) if "normal" in classes else float(mean.max())
-    label = classes[int(np.argmax(mean))]
-    if diagnosis:
-        known = diagnosis["geometry"] == "registered"
-        diagnosis["fault_family"] = label if label == "normal" or known else "unknown"
+    v = summarise(proba, ch, n_ch, classes, diagnosis)
     return SnapshotAnalysis(
-        indicators=indicators, probabilities=mean, per_channel_probabilities=per_channel,
-        label=label, score=score, n_windows=len(inputs), classes=classes,
+        indicators=indicators, probabilities=v.probabilities,
+        per_channel_probabilities=v.per_channel_probabilities, label=v.label, score=v.score,
+        n_windows=len(inputs), classes=classes,
         channel_names=list(channel_names) if channel_names else [f"ch{i}" for i in range(n_ch)],
-        model_inputs=inputs if keep_inputs else None, diagnosis=diagnosis,
+        model_inputs=inputs if keep_inputs else None, diagnosis=v.diagnosis,
     )

@@ -72,32 +72,40 @@ def random_orders(rng: np.random.Generator) -> dict[str, float]:
     return BearingGeometry(n, ratio, 1.0, 0.0).defect_orders()
 
 
-def recording_inputs(rec: Recording, spec: InputSpec, rng: np.random.Generator,
-                     augment: bool, stride_s: float = STRIDE_S) -> tuple[np.ndarray, list[str]]:
-    """All windows of one recording, clean and (``augment``) in every variant, with tags."""
-    orders = recording_orders(rec)
-    shaft_hz = rec.rpm / 60.0
+def signal_inputs(signal: np.ndarray, fs_hz: float, shaft_hz: float, orders: dict[str, float],
+                  label: str | None, spec: InputSpec, rng: np.random.Generator, augment: bool,
+                  stride_s: float = STRIDE_S) -> tuple[np.ndarray, list[str]]:
+    """All windows of one (N,) signal read at ``orders`` and ``shaft_hz``, clean and
+    (``augment``) in every variant, with tags; ``label`` decides which family the geometry
+    probes keep."""
     variants: list[tuple[str, np.ndarray, float, dict[str, float]]] = [
-        ("clean", rec.signal, shaft_hz, orders)]
+        ("clean", signal, shaft_hz, orders)]
     if augment:
         def jitter() -> float:
             return shaft_hz * (1.0 + rng.normal(0.0, 0.01))
 
-        variants.append(("speed", rec.signal, jitter(), orders))
+        variants.append(("speed", signal, jitter(), orders))
         for snr in NOISE_SNR_DB:
-            variants.append((f"noise{snr:g}", add_white_noise(rec.signal, snr, rng), jitter(),
+            variants.append((f"noise{snr:g}", add_white_noise(signal, snr, rng), jitter(),
                              orders))
-        keep = FAULT_FAMILY.get(str(rec.label))
+        keep = FAULT_FAMILY.get(str(label))
         for k in range(3):
             probe = {f: (v if f == keep else random_orders(rng)[f]) for f, v in orders.items()}
-            sig = add_white_noise(rec.signal, 10.0, rng) if k == 2 else rec.signal
+            sig = add_white_noise(signal, 10.0, rng) if k == 2 else signal
             variants.append(("geometry", sig, jitter(), probe))
     xs, tags = [], []
     for tag, sig, f_hz, o in variants:
-        x, _, _ = defect_order_inputs(sig[None, :], rec.fs_hz, spec, f_hz, o, stride_s=stride_s)
+        x, _, _ = defect_order_inputs(sig[None, :], fs_hz, spec, f_hz, o, stride_s=stride_s)
         xs.append(x)
         tags += [tag] * len(x)
     return np.concatenate(xs), tags
+
+
+def recording_inputs(rec: Recording, spec: InputSpec, rng: np.random.Generator,
+                     augment: bool, stride_s: float = STRIDE_S) -> tuple[np.ndarray, list[str]]:
+    """All windows of one recording, clean and (``augment``) in every variant, with tags."""
+    return signal_inputs(rec.signal, rec.fs_hz, rec.rpm / 60.0, recording_orders(rec), rec.label,
+                         spec, rng, augment, stride_s)
 
 
 def family_dataset(recordings: Sequence[Recording], spec: InputSpec = DEFECT_ORDER_SPEC,

@@ -17,7 +17,9 @@ from service.alarms.schemas import (
     Severity,
     State,
 )
-from service.deps import SessionDep
+from service.auth.deps import OperateDep, actor_of
+from service.deps import BigIdPath, OffsetQuery, SessionDep
+from service.problems import problems
 
 router = APIRouter(prefix="/alarms", tags=["alarms"])
 
@@ -29,7 +31,7 @@ def list_alarms(
     turbine: str | None = None, sensor: str | None = None,
     severity: Annotated[list[Severity] | None, Query()] = None,
     kind: Annotated[list[Kind] | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: OffsetQuery = 0,
 ) -> AlarmPage:
     """Alarms, newest opened first. ``state``, ``severity`` and ``kind`` may repeat
     (``?state=open&state=acknowledged`` is the active queue); ``turbine`` is its name."""
@@ -41,24 +43,28 @@ def list_alarms(
 
 
 @router.get("/{alarm_id}", response_model=AlarmDetailOut)
-def get_alarm(alarm_id: int, session: SessionDep) -> AlarmDetailOut:
+def get_alarm(alarm_id: BigIdPath, session: SessionDep) -> AlarmDetailOut:
     """One alarm with the ids of the batches that raised it and its events, oldest first."""
     return service.get_alarm(session=session, alarm_id=alarm_id)
 
 
-@router.post("/{alarm_id}/acknowledge", response_model=AlarmDetailOut)
-def acknowledge(alarm_id: int, body: AcknowledgeIn, session: SessionDep) -> AlarmDetailOut:
-    """open -> acknowledged (409 from any other state)."""
-    service.acknowledge(session=session, alarm_id=alarm_id, by=body.by, comment=body.comment)
+@router.post("/{alarm_id}/acknowledge", response_model=AlarmDetailOut, responses=problems(409))
+def acknowledge(alarm_id: BigIdPath, body: AcknowledgeIn, session: SessionDep,
+                principal: OperateDep) -> AlarmDetailOut:
+    """open -> acknowledged (409 from any other state); the caller is recorded as who."""
+    service.acknowledge(session=session, alarm_id=alarm_id, by=actor_of(principal, body.by),
+                        comment=body.comment)
     session.commit()
     return service.get_alarm(session=session, alarm_id=alarm_id)
 
 
-@router.post("/{alarm_id}/close", response_model=AlarmDetailOut)
-def close(alarm_id: int, body: CloseIn, session: SessionDep) -> AlarmDetailOut:
+@router.post("/{alarm_id}/close", response_model=AlarmDetailOut, responses=problems(409))
+def close(alarm_id: BigIdPath, body: CloseIn, session: SessionDep,
+          principal: OperateDep) -> AlarmDetailOut:
     """open|acknowledged -> closed with feedback, which labels the batches that raised the
     alarm (409 when already closed; 422 for an unknown fault type)."""
-    service.close(session=session, alarm_id=alarm_id, by=body.by, outcome=body.outcome,
+    service.close(session=session, alarm_id=alarm_id, by=actor_of(principal, body.by),
+                  outcome=body.outcome,
                   fault_type=body.fault_type, comment=body.comment)
     session.commit()
     return service.get_alarm(session=session, alarm_id=alarm_id)

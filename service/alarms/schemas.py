@@ -66,14 +66,15 @@ class AlarmPage(BaseModel):
 
 
 class AcknowledgeIn(BaseModel):
-    by: str = Field(min_length=1, max_length=128)
+    # Ignored when authenticated (the key or person is recorded); used only with auth off.
+    by: str | None = Field(default=None, min_length=1, max_length=128)
     comment: str = Field(default="", max_length=1024)
 
 
 class CloseIn(BaseModel):
     """Service feedback: a confirmed fault (with its class) or a false alarm, with a comment."""
 
-    by: str = Field(min_length=1, max_length=128)
+    by: str | None = Field(default=None, min_length=1, max_length=128)  # as AcknowledgeIn
     outcome: Literal["confirmed", "false_alarm"]
     fault_type: str | None = Field(default=None, min_length=1, max_length=32)
     comment: str = Field(min_length=1, max_length=1024)

@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session
 from service.alarms import rules
 from service.alarms.schemas import AlarmDetailOut, AlarmEventOut, AlarmOut
 from service.alarms.tables import ACKNOWLEDGED, CLOSED, OPEN, Alarm, AlarmBatch, AlarmEvent
+from service.auth import audit
 from service.batches.tables import Batch
 from service.db import utcnow
 from service.errors import Conflict, InvalidFeedback, NotFound
-from service.predictions.tables import Prediction
+from service.predictions.tables import INGEST, Prediction
 from service.registry.tables import ModelVersion
 from service.settings import API_PREFIX
 from service.turbines.tables import Sensor, Turbine
@@ -89,7 +90,8 @@ def _fault_triggers(session: Session, prediction: Prediction, zone: str | None,
     older = session.execute(
         select(Prediction.probabilities, Prediction.score, Prediction.diagnosis,
                Prediction.batch_id)
-        .where(Prediction.sensor_id == prediction.sensor_id, Prediction.id != prediction.id)
+        .where(Prediction.sensor_id == prediction.sensor_id, Prediction.id != prediction.id,
+               Prediction.source == INGEST)
         .where(or_(Prediction.recorded_at < prediction.recorded_at,
                    and_(Prediction.recorded_at == prediction.recorded_at,
                         Prediction.id < prediction.id)))
@@ -123,6 +125,7 @@ def _anomaly_triggers(session: Session, prediction: Prediction, zone: str | None
         select(Prediction.anomaly_score, Prediction.batch_id)
         .where(Prediction.sensor_id == prediction.sensor_id, Prediction.id != prediction.id,
                Prediction.baseline_version == prediction.baseline_version,
+               Prediction.source == INGEST,
                Prediction.anomaly_score.is_not(None))
         .where(or_(Prediction.recorded_at < prediction.recorded_at,
                    and_(Prediction.recorded_at == prediction.recorded_at,
@@ -251,6 +254,8 @@ def acknowledge(*, session: Session, alarm_id: int, by: str, comment: str = "") 
     session.add(AlarmEvent(alarm_id=alarm.id, at=alarm.acknowledged_at, actor=by,
                            action="acknowledged", from_state=OPEN, to_state=ACKNOWLEDGED,
                            details={"comment": comment}))
+    audit.record(session=session, actor=by, action="alarm.acknowledge", target=f"alarm:{alarm.id}",
+                 details={"comment": comment})
     return alarm
 
 
@@ -292,6 +297,9 @@ def close(*, session: Session, alarm_id: int, by: str, outcome: str, comment: st
                            details={"outcome": outcome, "fault_type": fault_type,
                                     "comment": comment, "label": label,
                                     "labelled_batches": labelled}))
+    audit.record(session=session, actor=by, action="alarm.close", target=f"alarm:{alarm.id}",
+                 details={"outcome": outcome, "fault_type": fault_type,
+                          "labelled_batches": labelled})
     return alarm
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.db import Base, JSONType, utcnow
+from service.db import Base, BigId, JSONType, utcnow
 
 # States and the transitions a person may make (the system only opens and escalates).
 OPEN, ACKNOWLEDGED, CLOSED = "open", "acknowledged", "closed"
@@ -23,7 +23,7 @@ class Alarm(Base):
 
     __tablename__ = "alarms"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     turbine_id: Mapped[int] = mapped_column(ForeignKey("turbines.id", ondelete="CASCADE"))
     sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
@@ -46,10 +46,10 @@ class Alarm(Base):
     first_recorded_at: Mapped[datetime]  # data time of the earliest raising snapshot
     last_recorded_at: Mapped[datetime]  # data time of the newest one
     latest_prediction_id: Mapped[int | None] = mapped_column(
-        ForeignKey("predictions.id", ondelete="SET NULL")
+        BigId, ForeignKey("predictions.id", ondelete="SET NULL")
     )
     latest_batch_id: Mapped[int | None] = mapped_column(
-        ForeignKey("batches.id", ondelete="SET NULL")
+        BigId, ForeignKey("batches.id", ondelete="SET NULL")
     )
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(String(128))
@@ -73,10 +73,10 @@ class AlarmBatch(Base):
     __tablename__ = "alarm_batches"
 
     alarm_id: Mapped[int] = mapped_column(
-        ForeignKey("alarms.id", ondelete="CASCADE"), primary_key=True
+        BigId, ForeignKey("alarms.id", ondelete="CASCADE"), primary_key=True
     )
     batch_id: Mapped[int] = mapped_column(
-        ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True, index=True
+        BigId, ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True, index=True
     )
 
 
@@ -85,8 +85,9 @@ class AlarmEvent(Base):
 
     __tablename__ = "alarm_events"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id", ondelete="CASCADE"), index=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    alarm_id: Mapped[int] = mapped_column(BigId, ForeignKey("alarms.id", ondelete="CASCADE"),
+                                          index=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     actor: Mapped[str] = mapped_column(String(128))
     action: Mapped[str] = mapped_column(String(16))

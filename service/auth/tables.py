@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.db import Base, JSONType, utcnow
-
-# 64-bit keys on PostgreSQL; SQLite's rowid is already 64-bit and only INTEGER autoincrements.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
+from service.db import Base, BigId, JSONType, utcnow
 
 
 class ApiKey(Base):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
+from service.auth import audit
+from service.auth.deps import OperateDep
 from service.baselines import service
 from service.baselines.schemas import BaselineOut, BaselineVersionOut, FitIn
 from service.baselines.tables import LEARNING, SensorBaseline
@@ -47,19 +49,21 @@ def get_baseline(turbine_id: str, sensor: str, session: SessionDep) -> BaselineO
 
 @router.post(PATH + "/reset", response_model=BaselineOut, status_code=201)
 def reset_baseline(turbine_id: str, sensor: str, session: SessionDep,
-                   settings: SettingsDep) -> BaselineOut:
+                   settings: SettingsDep, principal: OperateDep, request: Request) -> BaselineOut:
     """Start a new version that learns from the sensor's next snapshots (older ones are kept)."""
     s, row = service.reset(session=session, turbine_name=turbine_id, sensor_name=sensor,
                            n_required=settings.baseline_snapshots,
                            threshold=settings.anomaly_threshold)
     out = baseline_out(session=session, turbine_name=turbine_id, sensor=s, row=row)
+    audit.record(session=session, actor=principal.actor, action="baseline.reset",
+                 target=f"turbine:{turbine_id}/sensor:{sensor}", request=request)
     session.commit()
     return out
 
 
 @router.post(PATH + "/fit", response_model=BaselineOut, status_code=201)
 def fit_baseline(turbine_id: str, sensor: str, body: FitIn, session: SessionDep,
-                 settings: SettingsDep) -> BaselineOut:
+                 settings: SettingsDep, principal: OperateDep, request: Request) -> BaselineOut:
     """Mark [start, end) as healthy: fit a new, ready version from the stored features of the
     sensor's snapshots in that period. 422 naming the problem if the period is inverted or
     holds too few snapshots; nothing is written then."""
@@ -67,5 +71,9 @@ def fit_baseline(turbine_id: str, sensor: str, body: FitIn, session: SessionDep,
                                 start=body.start, end=body.end,
                                 threshold=settings.anomaly_threshold)
     out = baseline_out(session=session, turbine_name=turbine_id, sensor=s, row=row)
+    audit.record(session=session, actor=principal.actor, action="baseline.fit",
+                 target=f"turbine:{turbine_id}/sensor:{sensor}",
+                 details={"start": body.start.isoformat(), "end": body.end.isoformat()},
+                 request=request)
     session.commit()
     return out

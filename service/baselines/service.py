@@ -20,7 +20,7 @@ from pipelines.baselines import model
 from service.baselines.tables import FIRST_N, LEARNING, MARKED_PERIOD, READY, SensorBaseline
 from service.db import utcnow
 from service.errors import BadRequest, NotFound
-from service.predictions.tables import Prediction
+from service.predictions.tables import INGEST, Prediction
 from service.turbines import service as turbines
 from service.turbines.tables import Sensor
 
@@ -173,7 +173,8 @@ def fit_period(*, session: Session, turbine_name: str, sensor_name: str, start: 
     rows = session.execute(
         select(Prediction.features, Prediction.recorded_at)
         .where(Prediction.sensor_id == sensor.id, Prediction.recorded_at >= start,
-               Prediction.recorded_at < end, Prediction.features.is_not(None))
+               Prediction.recorded_at < end, Prediction.features.is_not(None),
+               Prediction.source == INGEST)
         .order_by(Prediction.recorded_at, Prediction.id)
     ).all()
     samples = [r[0] for r in rows if r[0]]
@@ -183,14 +184,25 @@ def fit_period(*, session: Session, turbine_name: str, sensor_name: str, start: 
             f"of sensor {sensor_name!r} with features; a baseline needs at least "
             f"{model.MIN_SAMPLES}")
     try:
-        fitted = model.fit(samples)
+        row = fit_samples(session=session, sensor_id=sensor.id, samples=samples,
+                          source=MARKED_PERIOD, threshold=threshold, start=start, end=end)
     except ValueError as exc:
         raise BadRequest(f"cannot fit a baseline from this period: {exc}") from exc
-    previous = current(session, sensor.id, lock=True)
-    row = _new_version(session, sensor.id, previous, len(samples), threshold,
-                       state=READY, source=MARKED_PERIOD, period_start=start, period_end=end,
+    return sensor, row
+
+
+def fit_samples(*, session: Session, sensor_id: int, samples: list[dict[str, float]],
+                source: str, threshold: float, start: datetime | None = None,
+                end: datetime | None = None) -> SensorBaseline:
+    """A new ready version fitted from snapshots' feature dicts (``source`` says how they were
+    chosen: a marked period, or a refresh from recent healthy snapshots); ValueError, nothing
+    written, when they cannot be fitted."""
+    fitted = model.fit(samples)
+    previous = current(session, sensor_id, lock=True)
+    row = _new_version(session, sensor_id, previous, len(samples), threshold,
+                       state=READY, source=source, period_start=start, period_end=end,
                        fs_hz=previous.fs_hz if previous else None)
     row.samples = samples
     _store_fit(row, fitted)
     session.flush()
-    return sensor, row
+    return row

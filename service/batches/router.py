@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
+from sqlalchemy import select
 
 from pipelines.dsp.spectra import display_spectrum, downsample_spectrogram, log_spectrogram
+from service.auth.audit import client_address
+from service.auth.deps import Principal, check_ingest_binding, require
 from service.batches import service
 from service.batches.decode import decode_batch
 from service.batches.schemas import BatchDetailOut, BatchOut, SpectrogramOut, SpectrumOut
-from service.batches.storage import read_parquet
 from service.db import utcnow
 from service.deps import BatchIdPath, RuntimeDep, SessionDep, SettingsDep, StoreDep, TurbineIdPath
 from service.errors import BadRequest, PayloadTooLarge
+from service.turbines.tables import Turbine
 
 router = APIRouter(tags=["batches"])
 
@@ -42,22 +46,31 @@ async def read_body(request: Request, limit: int) -> bytes:
 @router.post(
     "/turbines/{turbine_id}/batches", status_code=201, response_model=BatchOut,
     summary="Upload one sensor snapshot (JSON, Arrow IPC stream, Parquet or .npy)",
-    responses={200: {"description": "Idempotent replay of an earlier post"}, 409: {}, 413: {},
-               415: {}, 422: {}},
+    responses={200: {"description": "Idempotent replay of an earlier post"}, 401: {}, 403: {},
+               409: {}, 413: {}, 415: {}, 422: {}, 429: {},
+               503: {"description": "Database unavailable: retry after `Retry-After` seconds"}},
 )
 async def post_batch(
     request: Request, response: Response, turbine_id: TurbineIdPath, settings: SettingsDep,
     store: StoreDep, runtime: RuntimeDep,
+    principal: Annotated[Principal, Depends(require("ingest"))],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> BatchOut:
-    """Ingest one snapshot (Arrow, Parquet, npy or JSON body): indicators, verdict, raw file."""
+    """Ingest one snapshot (Arrow, Parquet, npy or JSON body): indicators, verdict, raw file.
+    Needs the ``ingest`` scope, for a turbine (or site) the key is bound to."""
+    state = request.app.state
+    state.rate_limits.ingest(key=principal.name if principal.kind == "key" else None,
+                             address=client_address(request))
+    if principal.turbines or principal.sites:
+        with state.session_factory() as s:
+            site = s.scalar(select(Turbine.site).where(Turbine.name == turbine_id))
+        check_ingest_binding(site_of=site, principal=principal, turbine=turbine_id)
     if idempotency_key is not None and not (
         0 < len(idempotency_key) <= 128 and set(idempotency_key) <= KEY_CHARS
     ):
         raise BadRequest("Idempotency-Key must be 1-128 printable ASCII characters")
     body = await read_body(request, settings.max_body_bytes)
     content_type = request.headers.get("content-type")
-    state = request.app.state
 
     def work() -> BatchOut:
         decoded = decode_batch(
@@ -66,7 +79,8 @@ async def post_batch(
             max_future_skew_s=settings.max_future_skew_s, now=utcnow(),
             max_decoded_samples=settings.max_decoded_samples,
         )
-        with state.session_factory() as session:
+        session = state.session_factory()
+        try:
             result = service.ingest(
                 session=session, settings=settings, store=store, runtime=runtime,
                 turbine_name=turbine_id, decoded=decoded,
@@ -77,19 +91,32 @@ async def post_batch(
             if result.replayed:
                 response.status_code = 200
                 response.headers["Idempotent-Replayed"] = "true"
-            return service.batch_out(session=session, batch=result.batch,
-                                     prediction=result.prediction, turbine=result.turbine)
+            return result.out or service.batch_out(
+                session=session, batch=result.batch, prediction=result.prediction,
+                turbine=result.turbine)
+        finally:
+            # After a commit, releasing the connection must not turn the stored batch into an
+            # error (a dropped connection is discarded by the pool either way).
+            with contextlib.suppress(Exception):
+                session.close()
 
     return await run_in_threadpool(work)
 
 
-@router.get("/batches/{batch_id}", response_model=BatchDetailOut)
+RAW_ERRORS: dict[int | str, dict] = {
+    404: {"description": "No such batch"},
+    409: {"description": "The raw file fails its sha256 check"},
+    410: {"description": "The raw file is missing"},
+}
+
+
+@router.get("/batches/{batch_id}", response_model=BatchDetailOut, responses=RAW_ERRORS)
 def get_batch(batch_id: BatchIdPath, session: SessionDep, store: StoreDep,
               n_points: int = 512) -> BatchDetailOut:
     """A stored batch: metadata, indicators, prediction and a display-sized spectrum."""
     batch, prediction, turbine = service.get_batch(session=session, batch_id=batch_id)
     out = service.batch_out(session=session, batch=batch, prediction=prediction, turbine=turbine)
-    x, names, _ = read_parquet(store.path(batch.raw_uri))
+    x, names, _ = store.read(batch.raw_uri, batch.raw_sha256)
     freqs, amp = display_spectrum(x, batch.sample_rate_hz, n_points=min(max(n_points, 16), 4096))
     spectrum = SpectrumOut(
         freqs_hz=freqs.round(3).tolist(),
@@ -98,23 +125,25 @@ def get_batch(batch_id: BatchIdPath, session: SessionDep, store: StoreDep,
     return BatchDetailOut(**out.model_dump(), spectrum=spectrum)
 
 
-@router.get("/batches/{batch_id}/raw", response_class=FileResponse)
+@router.get("/batches/{batch_id}/raw", response_class=FileResponse, responses=RAW_ERRORS)
 def get_raw(batch_id: BatchIdPath, session: SessionDep, store: StoreDep) -> FileResponse:
     """The stored raw samples as Parquet (one float32 column per channel)."""
     batch, _, _ = service.get_batch(session=session, batch_id=batch_id)
-    return FileResponse(store.path(batch.raw_uri), media_type="application/vnd.apache.parquet",
+    return FileResponse(store.verified_path(batch.raw_uri, batch.raw_sha256),
+                        media_type="application/vnd.apache.parquet",
                         headers={"X-Content-SHA256": batch.raw_sha256},
                         filename=f"batch-{batch.id}.parquet")
 
 
-@router.get("/batches/{batch_id}/spectrogram", response_model=SpectrogramOut)
+@router.get("/batches/{batch_id}/spectrogram", response_model=SpectrogramOut,
+            responses=RAW_ERRORS)
 def get_spectrogram(batch_id: BatchIdPath, session: SessionDep, store: StoreDep, channel: str | None = None,
                     n_fft: int = 1024, max_f: int = 128, max_t: int = 128) -> SpectrogramOut:
     """Log-power spectrogram (dB) of one channel, max-pooled to at most ``max_f`` x ``max_t``.
     Derived arrays are recomputed from the raw file (deterministic and cheap, ~10 ms), not stored;
     at most the first ``SPECTROGRAM_MAX_SAMPLES`` samples of the channel are transformed."""
     batch, _, _ = service.get_batch(session=session, batch_id=batch_id)
-    x, names, _ = read_parquet(store.path(batch.raw_uri))
+    x, names, _ = store.read(batch.raw_uri, batch.raw_sha256)
     name = channel or names[0]
     if name not in names:
         raise BadRequest(f"batch {batch_id} has no channel {name!r}; channels: {names}")

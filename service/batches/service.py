@@ -1,14 +1,19 @@
 """Ingest: a decoded snapshot becomes raw file + batch + indicators + prediction, atomically.
 
 Order matters. Everything that can reject the batch (validation, analysis) runs before anything
-is written; the raw file is written next, then the rows in one transaction. If the transaction
-fails the file is deleted, so a failure leaves neither rows nor an orphan file behind.
+is written; the raw file is written (and fsynced) next, then the rows and the response in one
+transaction. If the transaction fails before its commit the file is deleted; a crash, or a
+commit whose outcome is unknown, can leave a file without rows, which the orphan sweep
+(``service.batches.integrity``) quarantines. A row never points to a missing file.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -27,12 +32,16 @@ from service.batches.tables import Batch, Indicator
 from service.components import service as components
 from service.db import utcnow
 from service.errors import Conflict, InvalidBatch, NotFound
-from service.predictions.tables import Prediction
+from service.predictions.tables import INGEST, Prediction
 from service.registry.runtime import ServedModel
 from service.settings import API_PREFIX
 from service.turbines import service as turbines
 from service.turbines.tables import Turbine
 
+if TYPE_CHECKING:
+    from service.batches.schemas import BatchOut
+
+log = logging.getLogger(__name__)
 _RAW_WRITER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="raw-writer")
 G = 9.80665
 UNIT_TO_M_S2 = {"g": G, "m/s2": 1.0}
@@ -44,6 +53,7 @@ class IngestResult:
     prediction: Prediction
     turbine: Turbine
     replayed: bool
+    out: BatchOut | None = None  # the response, built before the commit (None for replays)
 
 
 def find_replay(
@@ -63,7 +73,8 @@ def find_replay(
             f"Idempotency-Key {idempotency_key!r} was already used for a different body "
             f"(batch {batch.id})"
         )
-    prediction = session.scalar(select(Prediction).where(Prediction.batch_id == batch.id))
+    prediction = session.scalar(select(Prediction).where(Prediction.batch_id == batch.id,
+                                                         Prediction.source == INGEST))
     return IngestResult(batch, prediction, turbine, replayed=True)
 
 
@@ -106,7 +117,9 @@ def store_batch(
     detection: baselines.DetectionConfig | None = None, features: dict[str, float] | None = None,
 ) -> IngestResult:
     """Write the raw file (unless ``raw`` says where it already is) and all rows in one
-    transaction (commit included). On any failure the file is removed again.
+    transaction (commit included); ``result.out`` is the response, built before the commit.
+    On a failure before the commit the file is removed again; after a failed commit it is kept
+    (its outcome is unknown) for the orphan sweep.
 
     ``features``: the snapshot's scale-free detection features (computed here if not given;
     the diagnosis stage may add its own); ``detection``: how new baselines are made."""
@@ -124,21 +137,43 @@ def store_batch(
             content_type, body_sha256, idempotency_key, label, label_source,
             features, detection or baselines.DetectionConfig(),
         )
-        session.commit()
-        return result
-    except IntegrityError:
-        session.rollback()
-        store.delete(uri)
-        if idempotency_key is not None:  # a concurrent retry with the same key won the race
-            replay = find_replay(session=session, turbine_name=turbine_name,
-                                 idempotency_key=idempotency_key, body_sha256=body_sha256)
-            if replay is not None:
-                return replay
-        raise
+        # The response is built inside the transaction: once the commit succeeds nothing is
+        # left that could fail (a query, a lazy load) and turn a stored batch into an error.
+        result.out = batch_out(session=session, batch=result.batch,
+                               prediction=result.prediction, turbine=result.turbine)
+    except IntegrityError as exc:
+        return _lost_race(exc, session, store, uri, turbine_name, idempotency_key, body_sha256)
     except BaseException:
         session.rollback()
         store.delete(uri)
         raise
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        return _lost_race(exc, session, store, uri, turbine_name, idempotency_key, body_sha256)
+    except BaseException:
+        # A COMMIT that fails in flight has an unknown outcome (the database may have committed
+        # before the connection dropped), so the file stays: the orphan sweep quarantines it if
+        # no row refers to it, and a row never points to a deleted file.
+        with contextlib.suppress(Exception):
+            session.rollback()
+        log.warning("commit failed, raw file kept for the orphan sweep: %s", uri)
+        raise
+    return result
+
+
+def _lost_race(exc: IntegrityError, session: Session, store: RawStore, uri: str, turbine_name: str,
+               idempotency_key: str | None, body_sha256: str) -> IngestResult:
+    """After an IntegrityError (nothing committed): drop the file; if a concurrent retry with
+    the same key won the race, answer with its result, else re-raise."""
+    session.rollback()
+    store.delete(uri)
+    if idempotency_key is not None:
+        replay = find_replay(session=session, turbine_name=turbine_name,
+                             idempotency_key=idempotency_key, body_sha256=body_sha256)
+        if replay is not None:
+            return replay
+    raise exc
 
 
 def _insert_rows(session, turbine, sensor_id, uri, sha, nbytes, decoded, analysis, model,
@@ -208,7 +243,8 @@ def get_batch(*, session: Session, batch_id: int) -> tuple[Batch, Prediction | N
     ).first()
     if row is None:
         raise NotFound(f"batch {batch_id} not found")
-    prediction = session.scalar(select(Prediction).where(Prediction.batch_id == batch_id))
+    prediction = session.scalar(select(Prediction).where(Prediction.batch_id == batch_id,
+                                                         Prediction.source == INGEST))
     return row[0], prediction, row[1]
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from service.db import Base, JSONType, utcnow
+from service.db import Base, BigId, JSONType, utcnow
 
 
 class Batch(Base):
@@ -15,7 +15,7 @@ class Batch(Base):
 
     __tablename__ = "batches"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     turbine_id: Mapped[int] = mapped_column(ForeignKey("turbines.id", ondelete="CASCADE"))
     sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id", ondelete="CASCADE"))
     recorded_at: Mapped[datetime]
@@ -52,8 +52,8 @@ class Indicator(Base):
 
     __tablename__ = "indicators"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(BigId, ForeignKey("batches.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(64))
     rms_accel_m_s2: Mapped[float]
     rms_velocity_mm_s: Mapped[float]

@@ -17,12 +17,16 @@ def simulate(
     snapshots: int = 6,
     fmt: Annotated[str, typer.Option(help="arrow | parquet | npy | json")] = "arrow",
     seed: int = 0,
+    api_key: Annotated[str | None, typer.Option(envvar="WINDWATCH_API_KEY",
+                                                help="An ingest-scoped key")] = None,
 ) -> None:
     """Post simulated drivetrain snapshots to a running server, as gateways would."""
     from simulation.drivetrain import demo_fleet
-    from simulation.gateway import run_gateway
+    from simulation.gateway import GatewayClient, run_gateway
 
-    n = run_gateway(url, demo_fleet(turbines, seed=seed), n_snapshots=snapshots, fmt=fmt)
+    with GatewayClient(url, api_key=api_key) as client:
+        n = run_gateway(url, demo_fleet(turbines, seed=seed), n_snapshots=snapshots, fmt=fmt,
+                        client=client)
     typer.echo(f"posted {n} snapshots to {url}")
 
 

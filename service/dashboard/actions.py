@@ -10,8 +10,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from service.alarms import service as alarms
 from service.alarms.tables import OUTCOMES
-from service.dashboard.render import PAGE_SIZE, form_data, page_count, query, templates
-from service.deps import RuntimeDep, SessionDep
+from service.auth import audit
+from service.auth.deps import actor_of
+from service.auth.pages import require_page
+from service.dashboard.render import PAGE_SIZE, checked_form, page_count, query, templates
+from service.deps import BigIdPath, IdPath, PageQuery, RuntimeDep, SessionDep
 from service.errors import WindwatchError
 from service.registry import service as registry
 
@@ -30,7 +33,7 @@ def _error_text(exc: Exception) -> str:
 
 @router.get("/alarms", response_class=HTMLResponse)
 def alarms_page(request: Request, session: SessionDep, queue: str = "active",
-                turbine: str | None = None, page: int = 1, msg: str | None = None,
+                turbine: str | None = None, page: PageQuery = 1, msg: str | None = None,
                 error: str | None = None) -> HTMLResponse:
     """The alarm queue (active by default), newest first, with ack and close forms."""
     queue = queue if queue in QUEUES else "active"
@@ -47,29 +50,30 @@ def alarms_page(request: Request, session: SessionDep, queue: str = "active",
 
 
 @router.post("/alarms/{alarm_id}/acknowledge")
-async def acknowledge(alarm_id: int, request: Request, session: SessionDep) -> RedirectResponse:
-    """Acknowledge from the page: ``by`` and ``comment`` form fields."""
-    form = await form_data(request)
+async def acknowledge(alarm_id: BigIdPath, request: Request, session: SessionDep) -> RedirectResponse:
+    """Acknowledge from the page (operator or admin); the logged-in person is recorded."""
+    form = await checked_form(request)
+    by = actor_of(require_page(request, "operate"), form.get("by"))
     params = {"queue": form.get("queue"), "turbine": form.get("turbine")}
-    if not form.get("by"):
-        return _back("/alarms", params, error=f"alarm {alarm_id}: say who acknowledges it")
     try:
-        alarms.acknowledge(session=session, alarm_id=alarm_id, by=form["by"],
+        alarms.acknowledge(session=session, alarm_id=alarm_id, by=by,
                            comment=form.get("comment", ""))
         session.commit()
     except WindwatchError as exc:
         session.rollback()
         return _back("/alarms", params, error=_error_text(exc))
-    return _back("/alarms", params, msg=f"alarm {alarm_id} acknowledged by {form['by']}")
+    return _back("/alarms", params, msg=f"alarm {alarm_id} acknowledged by {by}")
 
 
 @router.post("/alarms/{alarm_id}/close")
-async def close(alarm_id: int, request: Request, session: SessionDep) -> RedirectResponse:
-    """Close with feedback from the page: ``by``, ``outcome``, ``fault_type``, ``comment``."""
-    form = await form_data(request)
+async def close(alarm_id: BigIdPath, request: Request, session: SessionDep) -> RedirectResponse:
+    """Close with feedback from the page: ``outcome``, ``fault_type``, ``comment``; the
+    logged-in person (operator or admin) is who closed it."""
+    form = await checked_form(request)
+    by = actor_of(require_page(request, "operate"), form.get("by"))
     params = {"queue": form.get("queue"), "turbine": form.get("turbine")}
     outcome = form.get("outcome", "")
-    missing = [k for k in ("by", "outcome", "comment") if not form.get(k)]
+    missing = [k for k in ("outcome", "comment") if not form.get(k)]
     if outcome == "confirmed" and not form.get("fault_type"):
         missing.append("fault_type")
     if missing or outcome not in OUTCOMES:
@@ -77,7 +81,7 @@ async def close(alarm_id: int, request: Request, session: SessionDep) -> Redirec
                      error=f"alarm {alarm_id}: fill in {', '.join(missing) or 'a valid outcome'}")
     fault_type = form.get("fault_type") if outcome == "confirmed" else None
     try:
-        alarms.close(session=session, alarm_id=alarm_id, by=form["by"], outcome=outcome,
+        alarms.close(session=session, alarm_id=alarm_id, by=by, outcome=outcome,
                      fault_type=fault_type, comment=form["comment"])
         session.commit()
     except WindwatchError as exc:
@@ -98,13 +102,16 @@ def models_page(request: Request, session: SessionDep, msg: str | None = None,
 
 
 @router.post("/models/{version_id}/promote")
-async def promote(version_id: int, request: Request, session: SessionDep,
+async def promote(version_id: IdPath, request: Request, session: SessionDep,
                   runtime: RuntimeDep) -> RedirectResponse:
     """Promote a version (loaded first, so that a bad artifact fails here, not at ingest)."""
-    form = await form_data(request)
-    by, reason = form.get("by") or "dashboard", form.get("reason") or "promoted from the dashboard"
+    form = await checked_form(request)
+    by = actor_of(require_page(request, "admin"), form.get("by") or "dashboard")
+    reason = form.get("reason") or "promoted from the dashboard"
     try:
         version = runtime.promote(session=session, version_id=version_id, by=by, reason=reason)
+        audit.record(session=session, actor=by, action="model.promote",
+                     target=f"model:{version_id}", details={"reason": reason}, request=request)
     except WindwatchError as exc:
         session.rollback()
         return _back("/models", {}, error=_error_text(exc))
@@ -116,10 +123,13 @@ async def promote(version_id: int, request: Request, session: SessionDep,
 @router.post("/models/rollback")
 async def rollback(request: Request, session: SessionDep, runtime: RuntimeDep) -> RedirectResponse:
     """Put back the previously promoted version."""
-    form = await form_data(request)
+    form = await checked_form(request)
+    by = actor_of(require_page(request, "admin"), form.get("by") or "dashboard")
     try:
-        version = runtime.rollback(session=session, by=form.get("by") or "dashboard",
+        version = runtime.rollback(session=session, by=by,
                                    reason=form.get("reason") or "rollback from the dashboard")
+        audit.record(session=session, actor=by, action="model.rollback",
+                     target=f"model:{version.id}", request=request)
     except WindwatchError as exc:
         session.rollback()
         return _back("/models", {}, error=_error_text(exc))

@@ -12,8 +12,10 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
+from service.auth import audit
+from service.auth.pages import require_page
 from service.baselines import service as baselines
-from service.dashboard.render import form_data, query
+from service.dashboard.render import checked_form, query
 from service.deps import SessionDep, SettingsDep
 from service.errors import BadRequest, WindwatchError
 
@@ -51,7 +53,11 @@ def _commit_or_error(session, name: str, sensor: str, action, message) -> Redire
 async def mark_healthy(name: str, sensor: str, request: Request, session: SessionDep,
                        settings: SettingsDep) -> RedirectResponse:
     """Fit a new baseline version from the sensor's snapshots in [start, end) (UTC)."""
-    form = await form_data(request)
+    form = await checked_form(request)
+    principal = require_page(request, "operate")
+    audit.record(session=session, actor=principal.actor, action="baseline.fit",
+                 target=f"turbine:{name}/sensor:{sensor}", request=request,
+                 details={"start": form.get("start"), "end": form.get("end")})
     return _commit_or_error(
         session, name, sensor,
         lambda: baselines.fit_period(session=session, turbine_name=name, sensor_name=sensor,
@@ -61,9 +67,13 @@ async def mark_healthy(name: str, sensor: str, request: Request, session: Sessio
 
 
 @router.post("/turbines/{name}/sensors/{sensor}/baseline/reset")
-async def reset(name: str, sensor: str, session: SessionDep,
+async def reset(name: str, sensor: str, request: Request, session: SessionDep,
                 settings: SettingsDep) -> RedirectResponse:
     """Start a new baseline version that learns from the sensor's next snapshots."""
+    await checked_form(request)
+    principal = require_page(request, "operate")
+    audit.record(session=session, actor=principal.actor, action="baseline.reset",
+                 target=f"turbine:{name}/sensor:{sensor}", request=request)
     return _commit_or_error(
         session, name, sensor,
         lambda: baselines.reset(session=session, turbine_name=name, sensor_name=sensor,

@@ -17,8 +17,9 @@ from service.batches.tables import Batch
 from service.dashboard import fleet, views
 from service.dashboard.actions import router as actions_router
 from service.dashboard.baseline_forms import router as baseline_forms_router
+from service.dashboard.jobs import router as jobs_router
 from service.dashboard.render import PAGE_SIZE, page_count, templates
-from service.deps import BatchIdPath, SessionDep, SettingsDep, StoreDep
+from service.deps import BatchIdPath, PageQuery, SessionDep, SettingsDep, StoreDep
 from service.errors import BadRequest, NotFound
 from service.registry import service as registry
 from service.turbines import service as turbines
@@ -26,6 +27,7 @@ from service.turbines import service as turbines
 router = APIRouter(include_in_schema=False)
 router.include_router(actions_router)
 router.include_router(baseline_forms_router)
+router.include_router(jobs_router)
 STATIC_DIR = Path(__file__).parent / "static"  # mounted at /static by service.main
 RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30),
           "1y": timedelta(days=365)}
@@ -35,7 +37,7 @@ RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(
 def fleet_page(
     request: Request, session: SessionDep, settings: SettingsDep, q: str | None = None,
     site: str | None = None, state: str | None = None, sort: str = "health",
-    order: str = "desc", page: int = 1,
+    order: str = "desc", page: PageQuery = 1,
 ) -> HTMLResponse:
     """Every turbine, worst first: health, active alarms, last data, stale-data warning."""
     page = max(page, 1)

@@ -20,10 +20,10 @@ from pipelines.dsp.spectra import display_spectrum
 from service.alarms import rules
 from service.alarms.tables import Alarm
 from service.baselines import service as baselines
-from service.batches.storage import RawStore, read_parquet
+from service.batches.storage import RawStore
 from service.batches.tables import Batch, Indicator
 from service.components.service import kinematics_for_sensor
-from service.predictions.tables import Prediction
+from service.predictions.tables import INGEST, Prediction
 from service.turbines.tables import Sensor, Turbine
 
 MAX_POINTS = 2000  # per sensor and chart: plenty for a trend on a laptop screen
@@ -37,7 +37,8 @@ def sensor_trends(*, session: Session, turbine: Turbine, sensor: Sensor, start: 
                   end: datetime | None, max_points: int = MAX_POINTS) -> dict:
     """Everything the trend charts of one sensor need, as JSON-ready lists."""
     p = (select(Prediction.recorded_at, Prediction.probabilities, Prediction.anomaly_score,
-                Prediction.anomaly_threshold).where(Prediction.sensor_id == sensor.id))
+                Prediction.anomaly_threshold).where(Prediction.sensor_id == sensor.id,
+                                                    Prediction.source == INGEST))
     rms = (select(Batch.recorded_at, func.max(Indicator.rms_velocity_mm_s))
            .join(Indicator, Indicator.batch_id == Batch.id).where(Batch.sensor_id == sensor.id))
     if start is not None:
@@ -89,7 +90,7 @@ def batch_list(*, session: Session, turbine: Turbine, start: datetime | None,
     stmt = (select(Batch.id, Batch.recorded_at, Batch.received_at, Batch.rpm, Batch.label,
                    Sensor.name, Prediction.id, Prediction.label, Prediction.score)
             .join(Sensor, Sensor.id == Batch.sensor_id)
-            .outerjoin(Prediction, Prediction.batch_id == Batch.id)
+            .outerjoin(Prediction, (Prediction.batch_id == Batch.id) & (Prediction.source == INGEST))
             .where(Batch.turbine_id == turbine.id))
     if start is not None:
         stmt = stmt.where(Batch.recorded_at >= start)
@@ -105,7 +106,7 @@ def latest_batches(*, session: Session, sensor_ids: list[int], end: datetime | N
     out = {}
     for sid in sensor_ids:  # one indexed lookup per sensor (a turbine has a handful)
         stmt = (select(Batch.id, Prediction.id)
-                .outerjoin(Prediction, Prediction.batch_id == Batch.id)
+                .outerjoin(Prediction, (Prediction.batch_id == Batch.id) & (Prediction.source == INGEST))
                 .where(Batch.sensor_id == sid))
         if end is not None:
             stmt = stmt.where(Batch.recorded_at < end)
@@ -120,7 +121,7 @@ def batch_spectra(*, session: Session, store: RawStore, batch: Batch, n_points: 
     """Spectrum (0..Nyquist) and envelope spectrum (kurtogram band, up to 6x BPFI) of the first
     channel, with the bearing defect frequencies at the batch's rpm (configured geometry, or the
     catalogue default the kinematics service assumes)."""
-    x, names, _ = read_parquet(store.path(batch.raw_uri))
+    x, names, _ = store.read(batch.raw_uri, batch.raw_sha256)
     fs = batch.sample_rate_hz
     freqs, amp = display_spectrum(x[:1], fs, n_points=n_points)
     kin = kinematics_for_sensor(session=session, sensor_id=batch.sensor_id)

@@ -29,7 +29,7 @@ from pipelines.explain import physics
 from pipelines.explain.figure import ExplanationFigure, render_png
 from pipelines.explain.order_figure import OrderFigure, render_order_png
 from pipelines.features.spec import InputSpec
-from service.batches.storage import RawStore, read_parquet
+from service.batches.storage import RawStore
 from service.batches.tables import Batch
 from service.components.service import SensorKinematics, kinematics_for_sensor
 from service.errors import BadRequest
@@ -149,7 +149,7 @@ def explain_prediction(*, session, store: RawStore, runtime, prediction_id: int,
     diagnosis, rpm = p.diagnosis, batch.rpm
     session.rollback()  # no read transaction is held during the CPU work
     spec = InputSpec.from_dict(clf.input_spec_dict)
-    x, _, _ = read_parquet(store.path(batch.raw_uri))
+    x, _, _ = store.read(batch.raw_uri, batch.raw_sha256)
     fs = batch.sample_rate_hz
     orders_ctx = None
     with cpu_slots or nullcontext():

@@ -10,10 +10,9 @@ from fastapi.concurrency import run_in_threadpool
 
 from pipelines.explain import attribution as attr
 from pipelines.features.spec import InputSpec
-from service.batches.storage import read_parquet
 from service.batches.tables import Batch
 from service.components.service import kinematics_for_sensor
-from service.deps import RuntimeDep, SessionDep, StoreDep
+from service.deps import BigIdPath, RuntimeDep, SessionDep, StoreDep
 from service.predictions import explain_orders as eo
 from service.predictions import service
 from service.predictions.explain import explain_prediction, explanation_png
@@ -23,14 +22,14 @@ router = APIRouter(prefix="/predictions", tags=["predictions"])
 
 
 @router.get("/{prediction_id}", response_model=PredictionOut)
-def get_prediction(prediction_id: int, session: SessionDep) -> PredictionOut:
+def get_prediction(prediction_id: BigIdPath, session: SessionDep) -> PredictionOut:
     """One verdict with its probabilities and links."""
     return service.get_prediction(session=session, prediction_id=prediction_id)
 
 
 @router.get("/{prediction_id}/saliency", response_model=SaliencyOut)
 async def get_saliency(
-    prediction_id: int, session: SessionDep, store: StoreDep, runtime: RuntimeDep
+    prediction_id: BigIdPath, session: SessionDep, store: StoreDep, runtime: RuntimeDep
 ) -> SaliencyOut:
     """Input-gradient attribution of the predicted class, by the model version that made it:
     over frequency (Hz) for a 1-D spectrum model, over frequency x time for a 2-D model, over
@@ -44,7 +43,7 @@ async def get_saliency(
         served = runtime.by_id(session=session, version_id=p.model_version_id)
         clf = served.classifier
         sk = kinematics_for_sensor(session=session, sensor_id=p.sensor_id)
-        x, _, _ = read_parquet(store.path(batch.raw_uri))
+        x, _, _ = store.read(batch.raw_uri, batch.raw_sha256)
         target = clf.classes.index(p.label)
         spec = InputSpec.from_dict(clf.input_spec_dict)
         head = dict(prediction_id=p.id,
@@ -79,7 +78,7 @@ async def get_saliency(
 @router.get("/{prediction_id}/explanation", response_model=ExplanationOut,
             responses={200: {"content": {"image/png": {}}}})
 async def get_explanation(
-    prediction_id: int, request: Request, session: SessionDep, store: StoreDep,
+    prediction_id: BigIdPath, request: Request, session: SessionDep, store: StoreDep,
     runtime: RuntimeDep, method: Literal["vanilla", "smoothgrad", "ig", "gradcam"] = "vanilla",
     format: Literal["json", "png"] = "json", target: str | None = None,
 ) -> ExplanationOut | Response:

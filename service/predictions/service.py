@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from service.errors import BadRequest, NotFound
 from service.predictions.schemas import DetectionOut, DiagnosisOut, ModelRef, PredictionOut
-from service.predictions.tables import Prediction
+from service.predictions.tables import INGEST, Prediction
 from service.registry.tables import ModelVersion
 from service.settings import API_PREFIX
 from service.turbines.tables import Sensor, Turbine
@@ -115,7 +115,7 @@ def list_predictions(
 ) -> tuple[list[PredictionOut], str | None]:
     """Newest first within [start, end); keyset paging on (recorded_at, id) uses the
     ``ix_predictions_turbine_recorded`` index all the way, however deep the page."""
-    stmt = _joined().where(Prediction.turbine_id == turbine_id)
+    stmt = _joined().where(Prediction.turbine_id == turbine_id, Prediction.source == INGEST)
     if start is not None:
         stmt = stmt.where(Prediction.recorded_at >= start)
     if end is not None:

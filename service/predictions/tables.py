@@ -1,22 +1,29 @@
-"""Classifier verdicts, one per batch, each tied to the model version that made it."""
+"""Classifier verdicts, each tied to the model version that made it.
+
+A batch has exactly one served verdict (``source="ingest"``: the one the ingest answered with,
+which alarms, baselines and every page read), plus at most one re-score per other model version
+(``source="backfill"``), so re-scoring history never overwrites what was served."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.db import Base, JSONType, utcnow
+from service.db import Base, BigId, JSONType, utcnow
+
+INGEST, BACKFILL = "ingest", "backfill"
+SOURCES = (INGEST, BACKFILL)
+_SERVED = text("source = 'ingest'")
 
 
 class Prediction(Base):
     __tablename__ = "predictions"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    batch_id: Mapped[int] = mapped_column(
-        ForeignKey("batches.id", ondelete="CASCADE"), unique=True
-    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(BigId, ForeignKey("batches.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(16), default=INGEST, server_default=INGEST)
     # turbine/sensor/recorded_at are copied from the batch so that "a turbine's predictions in
     # a time range" is a single index range scan without a join.
     turbine_id: Mapped[int] = mapped_column(ForeignKey("turbines.id", ondelete="CASCADE"))
@@ -44,6 +51,10 @@ class Prediction(Base):
     diagnosis: Mapped[dict | None] = mapped_column(JSONType, nullable=True)
 
     __table_args__ = (
+        UniqueConstraint("batch_id", "model_version_id"),
+        # One served verdict per batch: a partial unique index (both dialects support them).
+        Index("uq_predictions_served_batch", "batch_id", unique=True, sqlite_where=_SERVED,
+              postgresql_where=_SERVED),
         Index("ix_predictions_turbine_recorded", "turbine_id", "recorded_at", "id"),
         Index("ix_predictions_sensor_recorded", "sensor_id", "recorded_at"),
     )

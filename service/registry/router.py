@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
-from service.deps import RuntimeDep, SessionDep
+from service.auth import audit
+from service.auth.deps import AdminDep, actor_of
+from service.deps import IdPath, RuntimeDep, SessionDep
+from service.problems import problems
 from service.registry import service
 from service.registry.schemas import ModelVersionOut, PromoteIn
 
@@ -18,16 +21,20 @@ def list_models(session: SessionDep) -> list[ModelVersionOut]:
 
 
 @router.get("/{version_id}", response_model=ModelVersionOut)
-def get_model(version_id: int, session: SessionDep) -> ModelVersionOut:
+def get_model(version_id: IdPath, session: SessionDep) -> ModelVersionOut:
     """One model version with its metrics and training data."""
     return ModelVersionOut.model_validate(service.get_version(session=session, version_id=version_id))
 
 
-@router.post("/{version_id}/promote", response_model=ModelVersionOut)
-def promote_model(version_id: int, body: PromoteIn, session: SessionDep,
-                  runtime: RuntimeDep) -> ModelVersionOut:
-    """Make a version the production model; every worker switches within ``model_refresh_s``."""
-    version = runtime.promote(session=session, version_id=version_id, by=body.by, reason=body.reason)
+@router.post("/{version_id}/promote", response_model=ModelVersionOut, responses=problems(409))
+def promote_model(version_id: IdPath, body: PromoteIn, session: SessionDep,
+                  runtime: RuntimeDep, principal: AdminDep, request: Request) -> ModelVersionOut:
+    """Make a version the production model; every worker switches within ``model_refresh_s``.
+    Needs the ``admin`` scope."""
+    by = actor_of(principal, body.by)
+    version = runtime.promote(session=session, version_id=version_id, by=by, reason=body.reason)
+    audit.record(session=session, actor=by, action="model.promote",
+                 target=f"model:{version_id}", details={"reason": body.reason}, request=request)
     session.commit()
     runtime.invalidate()
     return ModelVersionOut.model_validate(version)

@@ -5,15 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
+from service.auth import audit
+from service.auth.deps import OperateDep
 from service.deps import LimitQuery, OffsetQuery, SessionDep, TextQuery, TurbineIdPath
 from service.errors import BadRequest
 from service.predictions import service as predictions
 from service.predictions.schemas import PredictionPage
 from service.turbines import service
 from service.turbines.schemas import TurbineIn, TurbineOut, TurbinePage
-from service.validation import ID_PATTERN, MAX_DB_INT
+from service.validation import ID_PATTERN, MAX_BIG_INT
 
 router = APIRouter(prefix="/turbines", tags=["turbines"])
 
@@ -34,10 +36,12 @@ def list_turbines(
 @router.put("/{turbine_id}", response_model=TurbineOut, responses={201: {"description": "Created"}})
 def put_turbine(
     turbine_id: TurbineIdPath, body: TurbineIn,
-    session: SessionDep, response: Response,
+    session: SessionDep, response: Response, principal: OperateDep, request: Request,
 ) -> TurbineOut:
-    """Register a turbine (201) or update its site (200)."""
+    """Register a turbine (201) or update its site (200); needs the ``operate`` scope."""
     turbine, created = service.upsert_turbine(session=session, name=turbine_id, site=body.site)
+    audit.record(session=session, actor=principal.actor, action="turbine.put",
+                 target=f"turbine:{turbine_id}", details={"site": body.site}, request=request)
     session.commit()
     response.status_code = 201 if created else 200
     return service.turbine_out(session=session, turbine=turbine)
@@ -61,7 +65,7 @@ def turbine_predictions(
     for name, value in (("start", start), ("end", end)):
         if value is not None and value.tzinfo is None:
             raise BadRequest(f"{name} must include a time zone (e.g. 2026-01-01T00:00:00Z)")
-    if cursor and not 0 < predictions.decode_cursor(cursor)[1] <= MAX_DB_INT:
+    if cursor and not 0 < predictions.decode_cursor(cursor)[1] <= MAX_BIG_INT:
         raise BadRequest(f"invalid cursor {cursor!r}: its id is out of range")
     turbine = service.get_turbine(session=session, name=turbine_id)
     sensor_id = None

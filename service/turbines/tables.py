@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from service.db import Base, utcnow
+from service.db import Base, BigId, utcnow
 
 
 class Turbine(Base):
@@ -22,7 +22,7 @@ class Turbine(Base):
     # Denormalised pointer to the newest prediction (by recorded_at), kept in the ingest
     # transaction, so that the fleet view is one indexed read per page of turbines rather than
     # a "latest row per group" query over hundreds of millions of predictions.
-    latest_prediction_id: Mapped[int | None] = mapped_column(index=True)
+    latest_prediction_id: Mapped[int | None] = mapped_column(BigId, index=True)
     last_recorded_at: Mapped[datetime | None]
     last_received_at: Mapped[datetime | None]
 

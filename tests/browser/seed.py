@@ -39,7 +39,7 @@ def _check(r: httpx.Response) -> dict:
 
 
 def seed(base_url: str, cwru_dir: Path | None, n_turbines: int = 5, n_snapshots: int = 4,
-         duration_s: float = 2.0) -> Seeded:
+         duration_s: float = 2.0, headers: dict[str, str] | None = None) -> Seeded:
     """Post the seed data; CWRU parts are skipped when ``cwru_dir`` is None or missing."""
     out = Seeded()
     now = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -48,7 +48,9 @@ def seed(base_url: str, cwru_dir: Path | None, n_turbines: int = 5, n_snapshots:
     k = next(i for i, t in enumerate(fleet) if t.fault != "normal")
     advanced = replace(fleet[k].drivetrain, impact_g=2.5 * fleet[k].drivetrain.impact_g)
     fleet[k] = replace(fleet[k], severity_start=1.0, severity_end=1.0, drivetrain=advanced)
-    with GatewayClient(base_url) as gw, httpx.Client(base_url=base_url, timeout=30) as http:
+    key = (headers or {}).get("Authorization", "").removeprefix("Bearer ") or None
+    with GatewayClient(base_url, api_key=key) as gw, \
+            httpx.Client(base_url=base_url, timeout=30, headers=headers) as http:
         for t in fleet:
             _check(http.put(f"/api/v1/turbines/{t.turbine_id}", json={"site": t.site}))
             _check(http.put(f"/api/v1/turbines/{t.turbine_id}/sensors/{t.sensor}/geometry",

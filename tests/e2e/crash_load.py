@@ -45,14 +45,6 @@ class Ledger:
                 self.bad.append(f"{what}: {r.status_code} {r.headers} {r.text[:200]}")
 
 
-def auth_env() -> dict[str, str]:
-    """Until live servers hand out an API key (``server.headers`` empty), authentication is
-    switched off for these tests: they are about crashes, not keys."""
-    from tests import live_server
-
-    return {} if getattr(live_server, "CREATES_API_KEY", False) else {"WINDWATCH_AUTH": "off"}
-
-
 def post_until_acked(http: httpx.Client, turbine: str, i: int, ledger: Ledger,
                      deadline: float) -> None:
     """Post snapshot ``i`` of ``turbine`` until a 2xx (or the deadline), like a gateway."""

@@ -22,7 +22,6 @@ from sqlalchemy import create_engine, text
 from tests.conftest import PG_URL, postgres_schema_url
 from tests.e2e.crash_load import (
     Ledger,
-    auth_env,
     run_clients,
     server_pid,
     sweep_and_check,
@@ -37,8 +36,7 @@ N_CLIENTS, KILLS, TERMINATIONS_S = 3, 8, 25
 
 def serve(tmp_path: Path, url: str):
     """A live server with two workers on ``url``."""
-    return running_server(tmp_path, WINDWATCH_WORKERS="2", WINDWATCH_DATABASE_URL=url,
-                          **auth_env())
+    return running_server(tmp_path, WINDWATCH_WORKERS="2", WINDWATCH_DATABASE_URL=url)
 
 
 def database_url(backend: str, tmp_path: Path, app_name: str) -> str:

@@ -11,7 +11,6 @@ from sqlalchemy import create_engine, text
 
 from simulation.gateway import GatewayClient
 from simulation.spool import Spool, flush
-from tests.e2e.crash_load import auth_env
 from tests.live_server import free_port, running_server
 from tests.service.bodies import signal
 
@@ -26,7 +25,7 @@ def gateway(url: str, headers: dict[str, str]) -> GatewayClient:
 
 def test_spooled_snapshots_survive_a_gateway_restart_and_are_stored_once(tmp_path):
     spool_dir = tmp_path / "spool"
-    with running_server(tmp_path, **auth_env()) as server:
+    with running_server(tmp_path) as server:
         # First life of the gateway: the server's address is wrong (down, as far as it knows).
         with gateway(f"http://127.0.0.1:{free_port()}", server.headers) as down:
             spool = Spool(spool_dir)

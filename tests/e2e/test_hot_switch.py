@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_cli_promote_switches_running_server(server):
-    models = httpx.get(f"{server}/api/v1/models").json()
+    models = httpx.get(f"{server}/api/v1/models", headers=server.headers).json()
     old = next(m["id"] for m in models if m["status"] == "production")
     new = next(m["id"] for m in models if m["status"] != "production")
     body_x = signal(n=40_000)
@@ -24,7 +24,7 @@ def test_cli_promote_switches_running_server(server):
     stop = threading.Event()
 
     def gateway() -> None:
-        with httpx.Client(base_url=server, timeout=30) as http:
+        with httpx.Client(base_url=server, headers=server.headers, timeout=30) as http:
             i = 0
             # Bounded by the stop event (~4 s); the count cap is only a backstop.
             while not stop.is_set() and i < 3000:

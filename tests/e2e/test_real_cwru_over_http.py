@@ -28,7 +28,7 @@ def test_real_recording_round_trip(server, name, number, label):
     x = cwru_channel(name, number)[None, :36_000]  # 3 s of the drive-end accelerometer
     meta = {"sensor": "drive_end", "sample_rate_hz": "12000", "recorded_at": "2026-11-02T08:00:00Z",
             "rpm": "1750", "unit": "g"}
-    with httpx.Client(base_url=server, timeout=30) as http:
+    with httpx.Client(base_url=server, headers=server.headers, timeout=30) as http:
         # The rig's drive-end bearing, registered as an operator would before posting.
         http.put("/api/v1/turbines/CWRU-RIG", json={"site": "CWRU rig"})
         g = http.put("/api/v1/turbines/CWRU-RIG/sensors/drive_end/geometry",

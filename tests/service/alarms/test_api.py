@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from service.alarms.service import evaluate_alarms
 from service.tables import Alarm, Batch, Indicator, ModelVersion, Prediction, Sensor, Turbine
+from tests.conftest import auth_header
 from tests.service.bodies import ARROW, arrow_body, meta
 
 T0 = datetime(2026, 11, 1, 0, 0, tzinfo=UTC)
@@ -71,9 +72,9 @@ def alarms_of(session, turbine_id: int) -> list[Alarm]:
 
 
 @pytest.fixture
-def api(app):
+def api(app, admin_key):
     """A client without the app's lifespan: the alarm endpoints never load the classifier."""
-    return TestClient(app)
+    return TestClient(app, headers=auth_header(admin_key))
 
 
 def test_n_of_m_opens_exactly_one_alarm_and_repeats_update_it(session, api):
@@ -142,9 +143,10 @@ def test_acknowledge_then_close_confirmed_labels_the_batches(session, api):
     (alarm,) = alarms_of(session, feed.turbine.id)
     r = api.post(f"/api/v1/alarms/{alarm.id}/acknowledge", json={"by": "ana", "comment": "looking"})
     assert r.status_code == 200, r.text
-    assert (r.json()["state"], r.json()["acknowledged_by"]) == ("acknowledged", "ana")
+    # The authenticated key is recorded, not the free-text "by" (used only with auth off).
+    assert (r.json()["state"], r.json()["acknowledged_by"]) == ("acknowledged", "key:test-admin")
     again = api.post(f"/api/v1/alarms/{alarm.id}/acknowledge", json={"by": "bo"})
-    assert again.status_code == 409 and "already acknowledged by 'ana'" in again.json()["detail"]
+    assert again.status_code == 409 and "already acknowledged by 'key:test-admin'" in again.json()["detail"]
     _, (repeat,) = feed(0.9)  # a repeat while acknowledged keeps the acknowledgement
     assert repeat.id == alarm.id and repeat.state == "acknowledged" and repeat.count == 4
     r = api.post(f"/api/v1/alarms/{alarm.id}/close", json={
@@ -152,7 +154,7 @@ def test_acknowledge_then_close_confirmed_labels_the_batches(session, api):
     assert r.status_code == 200, r.text
     d = r.json()
     assert (d["state"], d["outcome"], d["fault_type"]) == ("closed", "confirmed", "outer_race")
-    assert d["closed_by"] == "ana"
+    assert d["closed_by"] == "key:test-admin"
     assert [(e["action"], e["from_state"], e["to_state"]) for e in d["events"]] == [
         ("opened", None, "open"), ("acknowledged", "open", "acknowledged"),
         ("closed", "acknowledged", "closed")]
@@ -211,7 +213,8 @@ def test_not_found_and_validation(session, api):
     ]
     for body in bad:
         assert api.post(close, json=body).status_code == 422, body
-    assert api.post(f"/api/v1/alarms/{alarm.id}/acknowledge", json={}).status_code == 422
+    assert api.post(f"/api/v1/alarms/{alarm.id}/acknowledge",
+                    json={"comment": 5}).status_code == 422
     assert api.get("/api/v1/alarms", params={"state": "gone"}).status_code == 422
     assert api.get("/api/v1/alarms", params={"limit": 0}).status_code == 422
     assert api.get(f"/api/v1/alarms/{alarm.id}").json()["state"] == "open"  # nothing changed

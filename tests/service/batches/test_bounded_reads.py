@@ -59,12 +59,19 @@ def test_reading_a_huge_stored_file_keeps_peak_rss_bounded(tmp_path):
 
 
 @pytest.fixture
-def stored_long(client, app, monkeypatch):
-    """A stored batch whose raw file was replaced by a 3 x 400 k one; read bound 3 x 100 k."""
+def stored_long(client, app, session_factory, monkeypatch):
+    """A stored batch whose raw file was replaced by a 3 x 400 k one (and its recorded sha256
+    with it, or the read would refuse it as corrupt); read bound 3 x 100 k."""
+    from service.batches.tables import Batch
+
     r = client.post("/api/v1/turbines/WT-001/batches", content=arrow_body(signal(), meta()),
                     headers={"Content-Type": ARROW})
     assert r.status_code == 201, r.text
-    write_long(app.state.store.path(r.json()["raw"]["uri"]), 3, 400_000)
+    path = app.state.store.path(r.json()["raw"]["uri"])
+    write_long(path, 3, 400_000)
+    with session_factory() as s:
+        s.get(Batch, r.json()["batch_id"]).raw_sha256 = storage.file_sha256(path)
+        s.commit()
     monkeypatch.setattr(storage, "READ_MAX_SAMPLES", 3 * 100_000)
     return r.json()["batch_id"]
 

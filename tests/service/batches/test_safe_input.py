@@ -87,18 +87,19 @@ def test_geometry_text_with_control_characters_is_refused(client, field, value):
     "/api/v1/batches/{n}", "/api/v1/batches/{n}/raw", "/api/v1/batches/{n}/spectrogram",
     "/ui/batches/{n}/spectra.json",
 ])
-@pytest.mark.parametrize("n", [0, -1, 2**31, 2**63, 2**64, 10**30])
+@pytest.mark.parametrize("n", [0, -1, 2**63, 2**64, 10**30])
 def test_ids_out_of_range_are_422(client, path, n):
     assert client.get(path.format(n=n)).status_code == 422
 
 
-def test_id_at_the_int4_bound_is_a_plain_404(client):
-    assert client.get(f"/api/v1/batches/{2**31 - 1}").status_code == 404
+def test_ids_past_int4_are_a_plain_404(client):  # batch ids are BIGINT
+    for n in (2**31 - 1, 2**31, 2**63 - 1):
+        assert client.get(f"/api/v1/batches/{n}").status_code == 404
 
 
 @pytest.mark.parametrize(("params", "status"), [
-    ({"offset": 2**31}, 422), ({"offset": 2**63}, 422), ({"offset": -1}, 422),
-    ({"limit": 0}, 422), ({"limit": 2**64}, 422), ({"offset": 2**31 - 1}, 200),
+    ({"offset": 2**63}, 422), ({"offset": -1}, 422), ({"limit": 0}, 422),
+    ({"limit": 2**64}, 422), ({"offset": 2**31}, 200), ({"offset": 2**63 - 1}, 200),
 ])
 def test_limit_and_offset_are_range_checked(client, params, status):
     assert client.get("/api/v1/turbines", params=params).status_code == status
@@ -108,7 +109,7 @@ def test_cursor_with_an_out_of_range_id_is_422(client):
     import base64
 
     client.put("/api/v1/turbines/WT-001", json={})
-    for pid in (2**31, 2**63, 2**70):
+    for pid in (0, 2**63, 2**70):
         cursor = base64.urlsafe_b64encode(f"2026-11-01T10:00:00+00:00|{pid}".encode()).decode()
         r = client.get("/api/v1/turbines/WT-001/predictions", params={"cursor": cursor})
         assert r.status_code == 422, r.text

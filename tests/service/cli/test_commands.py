@@ -23,7 +23,8 @@ def run(settings, monkeypatch):
 def test_every_command_group_is_registered():
     names = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
     assert names == {"migrate", "serve", "train", "simulate", "import", "evaluate",
-                     "explain-eval", "models", "geometry", "baselines"}
+                     "explain-eval", "models", "geometry", "baselines", "keys", "users", "check",
+                     "jobs", "scheduler"}
 
 
 def test_geometry_catalogue_lists_the_one_bearing_table(run):

@@ -28,7 +28,7 @@ def test_promote_switches_the_serving_model_and_rollback_restores_it(client, ses
 
     assert post("2026-11-01T10:00:00Z") == prod["id"]
     r = client.post(f"/api/v1/models/{cand['id']}/promote", json={"by": "alice", "reason": "better"})
-    assert r.status_code == 200 and r.json()["promoted_by"] == "alice"
+    assert r.status_code == 200 and r.json()["promoted_by"] == "key:test-admin"
     assert client.post(f"/api/v1/models/{cand['id']}/promote", json={}).status_code == 409
     assert post("2026-11-01T10:10:00Z") == cand["id"]
     statuses = {m["id"]: m["status"] for m in client.get("/api/v1/models").json()}
@@ -73,7 +73,7 @@ def test_a_damaged_artifact_is_a_503_in_the_api_and_a_message_on_the_page(
     broken = _broken_candidate(session_factory, settings, tmp_path)
     r = client.post(f"/api/v1/models/{broken}/promote", json={"by": "t", "reason": "x"})
     assert r.status_code == 503 and "cannot be loaded" in r.json()["detail"]
-    pages = TestClient(client.app, follow_redirects=False)
+    pages = TestClient(client.app, follow_redirects=False, headers=client.headers)
     r = pages.post(f"/models/{broken}/promote", data={"by": "t"})
     assert r.status_code == 303 and "cannot+be+loaded" in r.headers["location"]
     now = next(m for m in client.get("/api/v1/models").json() if m["status"] == "production")

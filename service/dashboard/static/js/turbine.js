@@ -7,8 +7,12 @@
   const charts = [];
   const palette = ["#0969da", "#bf3989", "#8250df", "#1a7f37", "#bc4c00", "#57606a"];
   const axisName = (name) => ({ name: name, nameLocation: "middle", nameGap: 32 });
+  // Tooltips drawn into the canvas ("richText"): the HTML tooltip writes inline style
+  // attributes, which the Content-Security-Policy (style-src 'self') blocks.
+  const TIP_AXIS = { trigger: "axis", renderMode: "richText" };
+  const TIP_ITEM = { trigger: "item", renderMode: "richText" };
   const base = { animation: false, color: palette, grid: { left: 64, right: 24, top: 36, bottom: 52 },
-                 tooltip: { trigger: "axis" } };
+                 tooltip: TIP_AXIS };
   const spectraCache = {};
 
   function draw(el, option) {
@@ -30,8 +34,8 @@
     const data = t.alarms.filter((a) => a.kind === kind).map((a) => ({
       value: [a.at, y], name: a.code + " (" + a.severity + ", " + a.state + ")" }));
     return { name: "alarms", type: "scatter", symbol: "pin", symbolSize: 26, data: data,
-             itemStyle: { color: "#cf222e" }, tooltip: { trigger: "item",
-             formatter: (p) => "alarm: " + p.name + "<br>" + p.value[0] } };
+             itemStyle: { color: "#cf222e" }, tooltip: Object.assign({}, TIP_ITEM, {
+             formatter: (p) => "alarm: " + p.name + "\n" + p.value[0] }) };
   }
 
   function probChart(el, t) {
@@ -121,7 +125,7 @@
 
   function sgramOptions(sg, lo, hi, series, right) {
     const every = (n) => ({ interval: Math.max(0, Math.ceil(n / 8) - 1) });
-    return { tooltip: { trigger: "item" }, grid: [{ left: 64, right: "30%", top: 16, bottom: 84 }, { left: right.left || "74%", right: right.right || 16, top: 16, bottom: 84 }],
+    return { tooltip: TIP_ITEM, grid: [{ left: 64, right: "30%", top: 16, bottom: 84 }, { left: right.left || "74%", right: right.right || 16, top: 16, bottom: 84 }],
       xAxis: [Object.assign({ type: "category", data: sg.times_s.map((x) => x.toFixed(2)), gridIndex: 0, axisLabel: every(sg.times_s.length) }, axisName("time in snapshot (s)")),
               right.x],
       yAxis: [Object.assign({ type: "category", data: sg.freqs_hz.map((f) => f.toFixed(0)), gridIndex: 0, axisLabel: every(sg.freqs_hz.length) }, axisName("frequency (Hz)"), { nameGap: 48 }),

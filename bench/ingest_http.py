@@ -47,9 +47,16 @@ CHANNELS = ["x", "y", "z"]
 RESULTS = Path(__file__).resolve().parent / "results" / "ingest_http.json"
 
 
+class Spawned(str):
+    """The base URL of a spawned server, with the environment it runs with (``env``)."""
+
+    env: dict[str, str]
+
+
 @contextlib.contextmanager
-def spawn_server(workers: int | None = None, startup_s: float = 120.0) -> Iterator[str]:
-    """Migrate and serve Windwatch on a free port with a temporary SQLite DB; yields its URL."""
+def spawn_server(workers: int | None = None, startup_s: float = 120.0) -> Iterator[Spawned]:
+    """Migrate and serve Windwatch on a free port with a temporary SQLite DB; yields its URL
+    (with ``.env``, for other processes on the same database)."""
     exe = Path(sys.executable).parent / "windwatch"
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -64,7 +71,8 @@ def spawn_server(workers: int | None = None, startup_s: float = 120.0) -> Iterat
         HEADERS["Authorization"] = f"Bearer {key}"
         cmd = [exe, "serve", "--host", "127.0.0.1", "--port", str(port)]
         cmd += ["--workers", str(workers)] if workers else []
-        url = f"http://127.0.0.1:{port}"
+        url = Spawned(f"http://127.0.0.1:{port}")
+        url.env = env
         with open(root / "server.log", "wb") as log:
             proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
             try:

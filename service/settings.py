@@ -152,6 +152,10 @@ class Settings(BaseSettings):
         default=30.0, ge=3, description="Scheduler lease lifetime; the holder renews it every third of it."
     )
     job_workers: int = Field(default=2, ge=1, le=16, description="Jobs run at once (one per kind).")
+    job_torch_threads: int = Field(
+        default=1, ge=1, le=256, description="Torch threads of the scheduler's jobs (training, "
+        "re-scoring): on a small host the API keeps the other cores.",
+    )
     job_stale_s: float = Field(
         default=120.0, gt=0, description="A running job whose heartbeat is older is failed as orphaned."
     )

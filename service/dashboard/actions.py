@@ -13,6 +13,7 @@ from service.alarms.tables import OUTCOMES
 from service.auth import audit
 from service.auth.deps import actor_of
 from service.auth.pages import require_page
+from service.dashboard import monitoring
 from service.dashboard.render import PAGE_SIZE, checked_form, page_count, query, templates
 from service.deps import BigIdPath, IdPath, PageQuery, RuntimeDep, SessionDep
 from service.errors import WindwatchError
@@ -95,9 +96,13 @@ async def close(alarm_id: BigIdPath, request: Request, session: SessionDep) -> R
 @router.get("/models", response_class=HTMLResponse)
 def models_page(request: Request, session: SessionDep, msg: str | None = None,
                 error: str | None = None) -> HTMLResponse:
-    """Every model version with its test/validation figures and confusion matrices."""
+    """Every model version with its test/validation figures, confusion matrices and recorded
+    evaluations; the fleet's drift at the last check."""
+    versions = registry.list_versions(session=session)
     return templates.TemplateResponse(request, "models.html", {
-        "versions": registry.list_versions(session=session), "msg": msg, "error": error,
+        "versions": versions, "evaluations": {v.id: monitoring.evaluations(v.metrics)
+                                              for v in versions},
+        "drift": monitoring.fleet_drift(session=session), "msg": msg, "error": error,
         "active": "models"})
 
 

@@ -25,7 +25,7 @@ def page_count(total: int) -> int:
 TONE = {"critical": "bad", "major": "bad", "alarm": "bad", "minor": "warn", "warning": "warn",
         "ok": "good", "normal": "good", "no data": "muted", "stale": "warn", "open": "bad",
         "acknowledged": "warn", "closed": "muted", "production": "good", "candidate": "muted",
-        "archived": "muted"}
+        "archived": "muted", "drifted": "warn"}
 
 
 def fmt_time(t: datetime | None) -> str:

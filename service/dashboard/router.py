@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from service.alarms import service as alarms
 from service.batches.tables import Batch
-from service.dashboard import fleet, views
+from service.dashboard import fleet, monitoring, views
 from service.dashboard.actions import router as actions_router
 from service.dashboard.baseline_forms import router as baseline_forms_router
 from service.dashboard.jobs import router as jobs_router
@@ -70,8 +70,8 @@ def turbine_page(request: Request, name: str, session: SessionDep, start: str | 
                  end: str | None = None, span: str | None = None, msg: str | None = None,
                  error: str | None = None) -> HTMLResponse:
     """Per sensor: probability and RMS trends, latest spectrogram with saliency, spectra with
-    defect lines; the turbine's alarms and batches. Range: ``start``/``end`` (ISO, UTC) or a
-    ``span`` back from the newest data (default 7 days)."""
+    defect lines, the latest drift verdict; the turbine's alarms and batches. Range:
+    ``start``/``end`` (ISO, UTC) or a ``span`` back from the newest data (default 7 days)."""
     turbine = turbines.get_turbine(session=session, name=name)
     t_end, t_start = _parse_time(end), _parse_time(start)
     if t_start is None and (span or not t_end):
@@ -82,6 +82,8 @@ def turbine_page(request: Request, name: str, session: SessionDep, start: str | 
     trends = [views.sensor_trends(session=session, turbine=turbine, sensor=s, start=t_start,
                                   end=t_end) for s in sensors]
     latest = views.latest_batches(session=session, sensor_ids=[s.id for s in sensors], end=t_end)
+    drift = monitoring.sensor_drift(session=session, turbine=turbine.name,
+                                    sensors=[s.name for s in sensors])
     for s, tr in zip(sensors, trends, strict=True):
         tr["latest"] = latest.get(s.id)
     active, _ = alarms.list_alarms(session=session, turbine=name,
@@ -90,7 +92,7 @@ def turbine_page(request: Request, name: str, session: SessionDep, start: str | 
         "turbine": turbine, "trends": trends, "trends_json": json.dumps(trends),
         "batches": views.batch_list(session=session, turbine=turbine, start=t_start, end=t_end),
         "alarms": active, "start": t_start, "end": t_end, "span": span, "ranges": list(RANGES),
-        "msg": msg, "error": error, "active": "fleet"})
+        "drift": drift, "msg": msg, "error": error, "active": "fleet"})
 
 
 @router.get("/ui/batches/{batch_id}/spectra.json")

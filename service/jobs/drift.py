@@ -16,7 +16,7 @@ with neither the sensor's status is ``no_reference`` and nothing is invented.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 
 import numpy as np
@@ -103,11 +103,17 @@ class DriftOut(BaseModel):
     note: str | None = None
 
 
+def _checks(session: Session, limit: int = 20) -> Iterator[Job]:
+    """The newest succeeded drift checks that carry per-sensor results, newest first (lazily, so
+    a caller that needs only the first loads only its result)."""
+    jobs = session.scalars(select(Job).where(Job.kind == "drift-check", Job.state == SUCCEEDED)
+                           .order_by(Job.finished_at.desc(), Job.id.desc()).limit(limit))
+    return (j for j in jobs if j.result and "sensors" in j.result)
+
+
 def latest(*, session: Session, turbine: str | None = None) -> DriftOut:
     """The newest succeeded drift check's per-sensor results (of one turbine if given)."""
-    jobs = session.scalars(select(Job).where(Job.kind == "drift-check", Job.state == SUCCEEDED)
-                           .order_by(Job.finished_at.desc(), Job.id.desc()).limit(20))
-    job = next((j for j in jobs if j.result and "sensors" in j.result), None)
+    job = next(_checks(session), None)
     if job is None or job.result is None:
         return DriftOut(job_id=None, checked_at=None, statistic=STATISTIC, threshold=None,
                         drifted_share=None, retrain_job_id=None, sensors=[],
@@ -118,3 +124,32 @@ def latest(*, session: Session, turbine: str | None = None) -> DriftOut:
     return DriftOut(job_id=job.id, checked_at=job.finished_at, statistic=r.get("statistic", STATISTIC),
                     threshold=r.get("threshold"), drifted_share=r.get("drifted_share"),
                     retrain_job_id=r.get("retrain_job_id"), sensors=sensors)
+
+
+class SensorCheck(BaseModel):
+    """One sensor's newest verdict and the check it came from."""
+
+    job_id: int
+    checked_at: datetime | None
+    statistic: str
+    threshold: float | None
+    drift: SensorDrift
+
+
+def latest_for_sensors(*, session: Session, turbine: str,
+                       sensors: Sequence[str]) -> dict[str, SensorCheck]:
+    """Sensor name -> its newest verdict among the recent checks. A check run on other turbines
+    only (``turbines`` parameter) leaves this turbine's earlier verdicts standing, so each sensor
+    is looked up in turn rather than in the newest check alone; sensors never checked are absent."""
+    wanted, out = set(sensors), {}
+    for job in _checks(session):
+        if not wanted - out.keys():
+            break
+        r = job.result or {}
+        for s in r["sensors"]:
+            if s["turbine"] == turbine and s["sensor"] in wanted and s["sensor"] not in out:
+                out[s["sensor"]] = SensorCheck(
+                    job_id=job.id, checked_at=job.finished_at,
+                    statistic=r.get("statistic", STATISTIC), threshold=r.get("threshold"),
+                    drift=SensorDrift(**s))
+    return out

@@ -193,3 +193,25 @@ def migrated_url(backend: str, tmp_path: Path, name: str) -> str:
     url = backend_url(backend, tmp_path, name)
     upgrade(url)
     return url
+
+
+def run_async(coro):
+    """``asyncio.run(coro)`` on a thread of its own: the browser tests' Playwright keeps an event
+    loop running on the main thread for the whole session, where ``asyncio.run`` refuses."""
+    import asyncio
+    import threading
+
+    out: dict = {}
+
+    def target() -> None:
+        try:
+            out["value"] = asyncio.run(coro)
+        except BaseException as exc:  # re-raised on the caller's thread
+            out["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]

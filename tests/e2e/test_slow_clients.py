@@ -10,6 +10,7 @@ import time
 import httpx
 import pytest
 
+from tests.conftest import run_async
 from tests.live_server import running_server
 
 pytestmark = pytest.mark.e2e
@@ -88,7 +89,7 @@ def test_slow_headers_and_bodies_are_cut_off_while_others_are_served(slow_server
         stop.set()
         return results, await normal
 
-    results, answers = asyncio.run(run())
+    results, answers = run_async(run())
     for kind, (took, answer) in zip(plan, results, strict=True):
         bound = kinds[kind][3]
         assert took < bound + SLACK_S, (kind, took, answer[:200])

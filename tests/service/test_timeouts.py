@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 
 from service import http_protocol
 from service.timeouts import BodyTimeoutMiddleware
+from tests.conftest import run_async
 from tests.live_server import free_port
 
 
@@ -57,7 +58,7 @@ def call(app, chunks: list[tuple[float, bytes]]) -> tuple[int, dict, float]:
         body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
         return sent[0]["status"], orjson.loads(body), time.monotonic() - t0, sent[0]["headers"]
 
-    status, body, took, headers = asyncio.run(run())
+    status, body, took, headers = run_async(run())
     if status == 408:
         assert (b"connection", b"close") in [(k.lower(), v) for k, v in headers]
     return status, body, took

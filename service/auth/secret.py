@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 
 from service.settings import Settings
 
@@ -28,7 +29,5 @@ def load_secret_key(settings: Settings) -> str:
         key = path.read_text().strip()
         if key:
             return key
-        import time
-
         time.sleep(0.02)
     raise RuntimeError(f"{path} is empty: remove it or set WINDWATCH_SECRET_KEY")

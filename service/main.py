@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from service.api import api_router
-from service.auth import pages
+from service.auth import audit, pages
 from service.auth.ratelimit import RateLimits
 from service.auth.secret import load_secret_key
 from service.batches.storage import RawStore
@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.middleware("http")
     async def access_log(request: Request, call_next):
         t0 = time.perf_counter()
+        audit.bind_client_address(request)  # audit rows written while serving name the client
         response = await call_next(request)
         log.info("request", method=request.method, path=request.url.path,
                  status=response.status_code, ms=round((time.perf_counter() - t0) * 1e3, 1))

@@ -32,6 +32,12 @@ class ShaftContext:
     shaft_speed_ratio: float = 1.0
 
     @property
+    def rpm_outside_range(self) -> bool:
+        """True when a given ``rpm`` lies outside the registered ``rpm_range``."""
+        return (self.rpm is not None and self.rpm_range is not None
+                and not self.rpm_range[0] <= self.rpm <= self.rpm_range[1])
+
+    @property
     def geometry(self) -> str:
         """``registered`` or ``assumed``."""
         return "assumed" if self.defect_orders is None else "registered"

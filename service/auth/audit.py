@@ -1,7 +1,13 @@
 """The audit trail: one row per state-changing action, in the action's own transaction (so
-an action that rolls back leaves no audit row, and an audit row never lacks its action)."""
+an action that rolls back leaves no audit row, and an audit row never lacks its action).
+
+The client address comes from the request being served (bound once per request by the app's
+middleware, ``bind_client_address``), so service functions record it without being handed the
+request; outside HTTP (CLI, jobs) it is None."""
 
 from __future__ import annotations
+
+from contextvars import ContextVar
 
 from fastapi import Request
 from sqlalchemy import select
@@ -15,11 +21,19 @@ def client_address(request: Request | None) -> str | None:
     return request.client.host if request is not None and request.client else None
 
 
+_ADDRESS: ContextVar[str | None] = ContextVar("windwatch_client_address", default=None)
+
+
+def bind_client_address(request: Request) -> None:
+    """Remember the request's client address for the audit rows written while serving it."""
+    _ADDRESS.set(client_address(request))
+
+
 def record(*, session: Session, actor: str, action: str, target: str,
-           details: dict | None = None, request: Request | None = None) -> AuditEvent:
+           details: dict | None = None) -> AuditEvent:
     """Add an audit row to ``session`` (committed with the caller's transaction)."""
     event = AuditEvent(actor=actor, action=action, target=target[:256], details=details or {},
-                       address=client_address(request))
+                       address=_ADDRESS.get())
     session.add(event)
     return event
 

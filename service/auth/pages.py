@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.security.utils import get_authorization_scheme_param
 
 from service.auth import audit, csrf, service
 from service.auth.audit import client_address
@@ -35,8 +36,8 @@ def dashboard_access(request: Request) -> Principal:
         return DEV_PRINCIPAL
     # A bearer key is accepted too (scripts, tests): a browser never sends one on its own, so
     # it needs no CSRF token; a cookie session does.
-    auth = request.headers.get("authorization", "")
-    bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else None
+    scheme, credentials = get_authorization_scheme_param(request.headers.get("authorization"))
+    bearer = credentials if scheme.lower() == "bearer" and credentials else None
     try:
         principal = service.authenticate_request(request, bearer)
     except Unauthorized:
@@ -106,14 +107,14 @@ async def login(request: Request):
                                     password=form.get("password", ""))
         if user is None:
             audit.record(session=session, actor=f"user:{username}", action="login.failed",
-                         target="dashboard", request=request)
+                         target="dashboard")
             session.commit()
             return RedirectResponse(back + quote("unknown user or wrong password"),
                                     status_code=303)
         cookie = service.open_session(session=session, user=user, secret_key=state.secret_key,
                                       ttl=timedelta(hours=state.settings.session_ttl_h))
         audit.record(session=session, actor=f"user:{user.username}", action="login",
-                     target="dashboard", request=request)
+                     target="dashboard")
         session.commit()
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(service.SESSION_COOKIE, cookie, httponly=True, samesite="lax",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
 from service.auth import audit, service
 from service.auth.deps import PrincipalDep, require
@@ -37,25 +37,23 @@ def list_keys(session: SessionDep) -> list[KeyOut]:
 
 @router.post("/keys", response_model=KeyCreatedOut, status_code=201, dependencies=admin,
              responses={409: {"description": "name taken"}})
-def create_key(body: KeyIn, session: SessionDep, principal: PrincipalDep,
-               request: Request) -> KeyCreatedOut:
+def create_key(body: KeyIn, session: SessionDep, principal: PrincipalDep) -> KeyCreatedOut:
     """A new key; the response holds its secret, the only time it is shown."""
     key, secret = service.create_key(session=session, name=body.name, scopes=body.scopes,
                                      created_by=principal.actor, turbines=body.turbines,
                                      sites=body.sites, expires_at=body.expires_at)
     audit.record(session=session, actor=principal.actor, action="key.create",
-                 target=f"key:{key.name}", details={"scopes": key.scopes}, request=request)
+                 target=f"key:{key.name}", details={"scopes": key.scopes})
     session.commit()
     return KeyCreatedOut(**KeyOut.model_validate(key).model_dump(), secret=secret)
 
 
 @router.post("/keys/{key_id}/revoke", response_model=KeyOut, dependencies=admin)
-def revoke_key(key_id: IdPath, session: SessionDep, principal: PrincipalDep,
-               request: Request) -> KeyOut:
+def revoke_key(key_id: IdPath, session: SessionDep, principal: PrincipalDep) -> KeyOut:
     """Revoke a key: every request with it gets 401 from now on."""
     key = service.revoke_key(session=session, key_id=key_id)
     audit.record(session=session, actor=principal.actor, action="key.revoke",
-                 target=f"key:{key.name}", request=request)
+                 target=f"key:{key.name}")
     session.commit()
     return KeyOut.model_validate(key)
 
@@ -68,20 +66,18 @@ def list_users(session: SessionDep) -> list[UserOut]:
 
 @router.post("/users", response_model=UserOut, status_code=201, dependencies=admin,
              responses={409: {"description": "name taken"}})
-def create_user(body: UserIn, session: SessionDep, principal: PrincipalDep,
-                request: Request) -> UserOut:
+def create_user(body: UserIn, session: SessionDep, principal: PrincipalDep) -> UserOut:
     """A new dashboard user with a role (viewer, operator, admin)."""
     user = service.create_user(session=session, username=body.username, password=body.password,
                                role=body.role)
     audit.record(session=session, actor=principal.actor, action="user.create",
-                 target=f"user:{user.username}", details={"role": user.role}, request=request)
+                 target=f"user:{user.username}", details={"role": user.role})
     session.commit()
     return UserOut.model_validate(user)
 
 
 @router.patch("/users/{user_id}", response_model=UserOut, dependencies=admin)
-def update_user(user_id: IdPath, body: UserPatch, session: SessionDep, principal: PrincipalDep,
-                request: Request) -> UserOut:
+def update_user(user_id: IdPath, body: UserPatch, session: SessionDep, principal: PrincipalDep) -> UserOut:
     """Change a role, disable (which ends the user's sessions) or reset a password."""
     user = service.update_user(session=session, user_id=user_id, role=body.role,
                                disabled=body.disabled, password=body.password)
@@ -89,7 +85,7 @@ def update_user(user_id: IdPath, body: UserPatch, session: SessionDep, principal
     if body.password is not None:
         changed["password"] = "reset"
     audit.record(session=session, actor=principal.actor, action="user.update",
-                 target=f"user:{user.username}", details=changed, request=request)
+                 target=f"user:{user.username}", details=changed)
     session.commit()
     return UserOut.model_validate(user)
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
-from service.auth import audit
 from service.auth.deps import OperateDep
 from service.baselines import service
 from service.baselines.schemas import BaselineOut, BaselineVersionOut, FitIn
@@ -49,31 +48,25 @@ def get_baseline(turbine_id: str, sensor: str, session: SessionDep) -> BaselineO
 
 @router.post(PATH + "/reset", response_model=BaselineOut, status_code=201)
 def reset_baseline(turbine_id: str, sensor: str, session: SessionDep,
-                   settings: SettingsDep, principal: OperateDep, request: Request) -> BaselineOut:
+                   settings: SettingsDep, principal: OperateDep) -> BaselineOut:
     """Start a new version that learns from the sensor's next snapshots (older ones are kept)."""
     s, row = service.reset(session=session, turbine_name=turbine_id, sensor_name=sensor,
                            n_required=settings.baseline_snapshots,
-                           threshold=settings.anomaly_threshold)
+                           threshold=settings.anomaly_threshold, actor=principal.actor)
     out = baseline_out(session=session, turbine_name=turbine_id, sensor=s, row=row)
-    audit.record(session=session, actor=principal.actor, action="baseline.reset",
-                 target=f"turbine:{turbine_id}/sensor:{sensor}", request=request)
     session.commit()
     return out
 
 
 @router.post(PATH + "/fit", response_model=BaselineOut, status_code=201)
 def fit_baseline(turbine_id: str, sensor: str, body: FitIn, session: SessionDep,
-                 settings: SettingsDep, principal: OperateDep, request: Request) -> BaselineOut:
+                 settings: SettingsDep, principal: OperateDep) -> BaselineOut:
     """Mark [start, end) as healthy: fit a new, ready version from the stored features of the
     sensor's snapshots in that period. 422 naming the problem if the period is inverted or
     holds too few snapshots; nothing is written then."""
     s, row = service.fit_period(session=session, turbine_name=turbine_id, sensor_name=sensor,
                                 start=body.start, end=body.end,
-                                threshold=settings.anomaly_threshold)
+                                threshold=settings.anomaly_threshold, actor=principal.actor)
     out = baseline_out(session=session, turbine_name=turbine_id, sensor=s, row=row)
-    audit.record(session=session, actor=principal.actor, action="baseline.fit",
-                 target=f"turbine:{turbine_id}/sensor:{sensor}",
-                 details={"start": body.start.isoformat(), "end": body.end.isoformat()},
-                 request=request)
     session.commit()
     return out

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pipelines.baselines import model
+from service.auth import audit
 from service.baselines.tables import FIRST_N, LEARNING, MARKED_PERIOD, READY, SensorBaseline
 from service.db import utcnow
 from service.errors import BadRequest, NotFound
@@ -151,20 +152,23 @@ def history(*, session: Session, sensor_id: int) -> list[SensorBaseline]:
 
 
 def reset(*, session: Session, turbine_name: str, sensor_name: str, n_required: int,
-          threshold: float) -> tuple[Sensor, SensorBaseline]:
-    """Start a new learning version from the next snapshots; older versions are kept."""
+          threshold: float, actor: str) -> tuple[Sensor, SensorBaseline]:
+    """Start a new learning version from the next snapshots; older versions are kept.
+    Audited as ``actor``."""
     sensor = _sensor(session, turbine_name, sensor_name)
     row = _new_version(session, sensor.id, current(session, sensor.id, lock=True), n_required,
                        threshold, state=LEARNING, source=FIRST_N)
+    audit.record(session=session, actor=actor, action="baseline.reset",
+                 target=f"turbine:{turbine_name}/sensor:{sensor_name}")
     session.flush()
     return sensor, row
 
 
 def fit_period(*, session: Session, turbine_name: str, sensor_name: str, start: datetime,
-               end: datetime, threshold: float) -> tuple[Sensor, SensorBaseline]:
+               end: datetime, threshold: float, actor: str) -> tuple[Sensor, SensorBaseline]:
     """Mark [start, end) as healthy: a new ready version fitted from the stored features of
     the sensor's snapshots recorded in it. BadRequest (nothing written) for an empty or
-    inverted period, or one with fewer snapshots than a baseline needs."""
+    inverted period, or one with fewer snapshots than a baseline needs. Audited as ``actor``."""
     if start.tzinfo is None or end.tzinfo is None:
         raise BadRequest("start and end need a time zone (ISO-8601 with Z or +hh:mm)")
     if start >= end:
@@ -188,6 +192,9 @@ def fit_period(*, session: Session, turbine_name: str, sensor_name: str, start: 
                           source=MARKED_PERIOD, threshold=threshold, start=start, end=end)
     except ValueError as exc:
         raise BadRequest(f"cannot fit a baseline from this period: {exc}") from exc
+    audit.record(session=session, actor=actor, action="baseline.fit",
+                 target=f"turbine:{turbine_name}/sensor:{sensor_name}",
+                 details={"start": start.isoformat(), "end": end.isoformat()})
     return sensor, row
 
 

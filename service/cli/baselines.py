@@ -61,7 +61,7 @@ def reset(turbine: str, sensor: str) -> None:
     with exit_on_domain_error(), open_session() as session:
         s, row = service.reset(session=session, turbine_name=turbine, sensor_name=sensor,
                                n_required=settings.baseline_snapshots,
-                               threshold=settings.anomaly_threshold)
+                               threshold=settings.anomaly_threshold, actor="cli")
         session.commit()
         _show(session, turbine, sensor, s, row)
 
@@ -77,6 +77,7 @@ def fit(turbine: str, sensor: str,
     with exit_on_domain_error(), open_session() as session:
         s, row = service.fit_period(session=session, turbine_name=turbine, sensor_name=sensor,
                                     start=datetime.fromisoformat(start),
-                                    end=datetime.fromisoformat(end), threshold=settings.anomaly_threshold)
+                                    end=datetime.fromisoformat(end),
+                                    threshold=settings.anomaly_threshold, actor="cli")
         session.commit()
         _show(session, turbine, sensor, s, row)

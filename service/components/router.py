@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Response
 
 from pipelines.dsp.kinematics import BEARINGS
 from service.auth import audit
@@ -41,25 +41,24 @@ def get_geometry(turbine_id: str, sensor: str, session: SessionDep) -> GeometryO
 @router.put("/turbines/{turbine_id}/sensors/{sensor}/geometry", response_model=GeometryOut,
             responses={201: {"description": "Created"}})
 def put_geometry(turbine_id: str, sensor: Name, body: GeometryIn, session: SessionDep,
-                 response: Response, principal: OperateDep, request: Request) -> GeometryOut:
+                 response: Response, principal: OperateDep) -> GeometryOut:
     """Configure the bearing (catalogue designation or custom geometry) and gears of the shaft
     a sensor watches. The turbine must exist; the sensor is created if needed."""
     out, created = service.put_geometry(session=session, turbine_name=turbine_id,
                                         sensor_name=sensor, body=body)
     audit.record(session=session, actor=principal.actor, action="geometry.put",
                  target=f"turbine:{turbine_id}/sensor:{sensor}",
-                 details=body.model_dump(mode="json", exclude_none=True), request=request)
+                 details=body.model_dump(mode="json", exclude_none=True))
     session.commit()
     response.status_code = 201 if created else 200
     return out
 
 
 @router.delete("/turbines/{turbine_id}/sensors/{sensor}/geometry", status_code=204)
-def delete_geometry(turbine_id: str, sensor: str, session: SessionDep, principal: OperateDep,
-                    request: Request) -> Response:
+def delete_geometry(turbine_id: str, sensor: str, session: SessionDep, principal: OperateDep) -> Response:
     """Forget a sensor's configuration (explanations fall back to the assumed default)."""
     service.delete_geometry(session=session, turbine_name=turbine_id, sensor_name=sensor)
     audit.record(session=session, actor=principal.actor, action="geometry.delete",
-                 target=f"turbine:{turbine_id}/sensor:{sensor}", request=request)
+                 target=f"turbine:{turbine_id}/sensor:{sensor}")
     session.commit()
     return Response(status_code=204)

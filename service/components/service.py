@@ -81,13 +81,13 @@ def shaft_context(*, session: Session, turbine_name: str, sensor_name: str,
     if row is None:
         return ShaftContext(rpm=rpm)
     kin = sensor_kinematics(row)
-    if rpm is not None and kin.rpm_range is not None and not (
-            kin.rpm_range[0] <= rpm <= kin.rpm_range[1]):
+    ctx = ShaftContext(rpm=rpm, defect_orders=kin.bearing.defect_orders(),
+                       rpm_range=kin.rpm_range, shaft_speed_ratio=kin.shaft_speed_ratio)
+    if ctx.rpm_outside_range:
+        lo, hi = kin.rpm_range or (0.0, 0.0)
         raise InvalidBatch(f"rpm {rpm:g} is outside the range registered for sensor "
-                         f"{sensor_name!r} of {turbine_name!r} ({kin.rpm_range[0]:g}-"
-                         f"{kin.rpm_range[1]:g} rpm)")
-    return ShaftContext(rpm=rpm, defect_orders=kin.bearing.defect_orders(),
-                        rpm_range=kin.rpm_range, shaft_speed_ratio=kin.shaft_speed_ratio)
+                           f"{sensor_name!r} of {turbine_name!r} ({lo:g}-{hi:g} rpm)")
+    return ctx
 
 
 def _sensor(session: Session, turbine_name: str, sensor_name: str, create: bool) -> Sensor:

@@ -10,7 +10,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from service.alarms import service as alarms
 from service.alarms.tables import OUTCOMES
-from service.auth import audit
 from service.auth.deps import actor_of
 from service.auth.pages import require_page
 from service.dashboard import monitoring
@@ -115,8 +114,6 @@ async def promote(version_id: IdPath, request: Request, session: SessionDep,
     reason = form.get("reason") or "promoted from the dashboard"
     try:
         version = runtime.promote(session=session, version_id=version_id, by=by, reason=reason)
-        audit.record(session=session, actor=by, action="model.promote",
-                     target=f"model:{version_id}", details={"reason": reason}, request=request)
     except WindwatchError as exc:
         session.rollback()
         return _back("/models", {}, error=_error_text(exc))
@@ -133,8 +130,6 @@ async def rollback(request: Request, session: SessionDep, runtime: RuntimeDep) -
     try:
         version = runtime.rollback(session=session, by=by,
                                    reason=form.get("reason") or "rollback from the dashboard")
-        audit.record(session=session, actor=by, action="model.rollback",
-                     target=f"model:{version.id}", request=request)
     except WindwatchError as exc:
         session.rollback()
         return _back("/models", {}, error=_error_text(exc))

@@ -12,7 +12,6 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
-from service.auth import audit
 from service.auth.pages import require_page
 from service.baselines import service as baselines
 from service.dashboard.render import checked_form, query
@@ -55,14 +54,12 @@ async def mark_healthy(name: str, sensor: str, request: Request, session: Sessio
     """Fit a new baseline version from the sensor's snapshots in [start, end) (UTC)."""
     form = await checked_form(request)
     principal = require_page(request, "operate")
-    audit.record(session=session, actor=principal.actor, action="baseline.fit",
-                 target=f"turbine:{name}/sensor:{sensor}", request=request,
-                 details={"start": form.get("start"), "end": form.get("end")})
     return _commit_or_error(
         session, name, sensor,
         lambda: baselines.fit_period(session=session, turbine_name=name, sensor_name=sensor,
                                      start=_utc(form, "start"), end=_utc(form, "end"),
-                                     threshold=settings.anomaly_threshold),
+                                     threshold=settings.anomaly_threshold,
+                                     actor=principal.actor),
         lambda row: f"baseline v{row.version} fitted from {row.n_fitted} snapshots marked healthy")
 
 
@@ -72,12 +69,10 @@ async def reset(name: str, sensor: str, request: Request, session: SessionDep,
     """Start a new baseline version that learns from the sensor's next snapshots."""
     await checked_form(request)
     principal = require_page(request, "operate")
-    audit.record(session=session, actor=principal.actor, action="baseline.reset",
-                 target=f"turbine:{name}/sensor:{sensor}", request=request)
     return _commit_or_error(
         session, name, sensor,
         lambda: baselines.reset(session=session, turbine_name=name, sensor_name=sensor,
                                 n_required=settings.baseline_snapshots,
-                                threshold=settings.anomaly_threshold),
+                                threshold=settings.anomaly_threshold, actor=principal.actor),
         lambda row: f"baseline reset; v{row.version} learns from the next {row.n_required} "
                     "snapshots")

@@ -64,8 +64,7 @@ def prepare(task: dict, spec: InputSpec, max_fs_hz: float = 1e6) -> dict:
         fs = float(task["sample_rate_hz"])
         validate_snapshot(x, fs, spec, max_fs_hz=max_fs_hz)
         shaft = shaft_from_json(task["shaft"])
-        if shaft.rpm is not None and shaft.rpm_range is not None and not (
-                shaft.rpm_range[0] <= shaft.rpm <= shaft.rpm_range[1]):
+        if shaft.rpm_outside_range:
             raise ValueError(f"rpm {shaft.rpm:g} is outside the sensor's registered range")
         inputs, ch, diagnosis = snapshot_inputs(x, fs, spec, shaft)
     except (OSError, ValueError) as exc:

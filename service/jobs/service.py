@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy import CursorResult, Result, func, select, update
 from sqlalchemy.orm import Session
 
+from service.auth import audit
 from service.db import utcnow
 from service.errors import BadRequest, Conflict, NotFound
 from service.jobs.kinds import KINDS, KindUnavailable, load_kind
@@ -90,6 +91,8 @@ def start(*, session: Session, kind: str, params: dict[str, Any] | None, started
     session.add(job)
     session.flush()
     record(session, job.id, started_by, "queued", None, QUEUED)
+    audit.record(session=session, actor=started_by, action="job.start", target=f"job:{job.id}",
+                 details={"kind": kind, "source": source})
     session.flush()
     return job
 
@@ -131,7 +134,8 @@ def active_of_kind(*, session: Session, kind: str) -> Job | None:
 
 def cancel(*, session: Session, job_id: int, by: str) -> Job:
     """Cancel a queued job at once, or ask a running one to stop at its next progress report;
-    409 for a finished job."""
+    409 for a finished job. Audited as ``by`` (even when the job had already been asked)."""
+    audit.record(session=session, actor=by, action="job.cancel", target=f"job:{job_id}")
     now = utcnow()
     done = session.execute(update(Job).where(Job.id == job_id, Job.state == QUEUED).values(
         state=CANCELLED, cancel_requested=True, finished_at=now,

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
-from service.auth import audit
 from service.auth.deps import AdminDep, actor_of
 from service.deps import IdPath, RuntimeDep, SessionDep
 from service.problems import problems
@@ -28,13 +27,11 @@ def get_model(version_id: IdPath, session: SessionDep) -> ModelVersionOut:
 
 @router.post("/{version_id}/promote", response_model=ModelVersionOut, responses=problems(409))
 def promote_model(version_id: IdPath, body: PromoteIn, session: SessionDep,
-                  runtime: RuntimeDep, principal: AdminDep, request: Request) -> ModelVersionOut:
+                  runtime: RuntimeDep, principal: AdminDep) -> ModelVersionOut:
     """Make a version the production model; every worker switches within ``model_refresh_s``.
     Needs the ``admin`` scope."""
     by = actor_of(principal, body.by)
     version = runtime.promote(session=session, version_id=version_id, by=by, reason=body.reason)
-    audit.record(session=session, actor=by, action="model.promote",
-                 target=f"model:{version_id}", details={"reason": body.reason}, request=request)
     session.commit()
     runtime.invalidate()
     return ModelVersionOut.model_validate(version)

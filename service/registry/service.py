@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.auth import audit
 from service.db import utcnow
 from service.errors import Conflict, NotFound
 from service.registry.tables import ModelVersion
@@ -86,8 +87,10 @@ def production(*, session: Session) -> ModelVersion | None:
     )
 
 
-def promote(*, session: Session, version_id: int, by: str, reason: str) -> ModelVersion:
-    """Make ``version_id`` the production model; the previous one is archived."""
+def promote(*, session: Session, version_id: int, by: str, reason: str,
+            action: str = "model.promote") -> ModelVersion:
+    """Make ``version_id`` the production model; the previous one is archived. Audited as
+    ``action`` by ``by`` (API, dashboard, CLI and retrain jobs alike)."""
     version = get_version(session=session, version_id=version_id)
     if version.status == "production":
         raise Conflict(f"model version {version_id} is already in production")
@@ -99,6 +102,8 @@ def promote(*, session: Session, version_id: int, by: str, reason: str) -> Model
     version.promoted_at = utcnow()
     version.promoted_by = by
     version.promotion_reason = reason
+    audit.record(session=session, actor=by, action=action, target=f"model:{version.id}",
+                 details={"reason": reason})
     session.flush()
     return version
 
@@ -112,7 +117,8 @@ def rollback(*, session: Session, by: str, reason: str = "rollback") -> ModelVer
     )
     if previous is None:
         raise NotFound("no earlier production model to roll back to")
-    return promote(session=session, version_id=previous.id, by=by, reason=reason)
+    return promote(session=session, version_id=previous.id, by=by, reason=reason,
+                   action="model.rollback")
 
 
 def ensure_default_models(*, session: Session, settings: Settings) -> ModelVersion:

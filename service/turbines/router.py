@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
 from service.auth import audit
 from service.auth.deps import OperateDep
@@ -36,12 +36,12 @@ def list_turbines(
 @router.put("/{turbine_id}", response_model=TurbineOut, responses={201: {"description": "Created"}})
 def put_turbine(
     turbine_id: TurbineIdPath, body: TurbineIn,
-    session: SessionDep, response: Response, principal: OperateDep, request: Request,
+    session: SessionDep, response: Response, principal: OperateDep,
 ) -> TurbineOut:
     """Register a turbine (201) or update its site (200); needs the ``operate`` scope."""
     turbine, created = service.upsert_turbine(session=session, name=turbine_id, site=body.site)
     audit.record(session=session, actor=principal.actor, action="turbine.put",
-                 target=f"turbine:{turbine_id}", details={"site": body.site}, request=request)
+                 target=f"turbine:{turbine_id}", details={"site": body.site})
     session.commit()
     response.status_code = 201 if created else 200
     return service.turbine_out(session=session, turbine=turbine)

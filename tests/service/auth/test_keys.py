@@ -154,3 +154,16 @@ def test_auth_off_is_development_only_and_acts_as_dev(dev_client):
     assert dev_client.get("/api/v1/turbines").status_code == 200
     assert dev_client.get("/api/v1/whoami").json()["actor"] == "dev"
     assert dev_client.post("/api/v1/turbines/WT-DEV/batches", **POST).status_code == 201
+
+
+def test_audit_rows_name_the_client_address_and_job_actions_are_audited(client, session):
+    make_key(client, "audited", ["read"])
+    row = session.query(AuditEvent).filter(AuditEvent.action == "key.create",
+                                           AuditEvent.target == "key:audited").one()
+    assert row.address == "testclient" and row.actor == "key:test-admin"
+    job = client.post("/api/v1/jobs", json={"kind": "drift-check", "params": {}})
+    assert job.status_code in (200, 201), job.text
+    assert client.post(f"/api/v1/jobs/{job.json()['id']}/cancel").status_code == 200
+    actions = {e.action for e in session.query(AuditEvent).filter(
+        AuditEvent.target == f"job:{job.json()['id']}")}
+    assert actions == {"job.start", "job.cancel"}

@@ -24,6 +24,7 @@ from models.cnn1d import CNN1d, CNN1dConfig
 from models.cnn2d import CNN2d, CNN2dConfig
 from models.family1d import Family1d, Family1dConfig
 from models.family2d import Family2d, Family2dConfig
+from models.family_head import LEGACY_GATE_Z
 
 ARCHITECTURES: dict[str, tuple[type[nn.Module], type]] = {
     "cnn1d": (CNN1d, CNN1dConfig),
@@ -162,6 +163,9 @@ def load_checkpoint(json_path: Path | str) -> Classifier:
     if meta["architecture"].startswith("family"):
         # Family checkpoints saved before the option existed were trained with family priors.
         config.setdefault("family_priors", True)
+        # ... and with inputs standardised per snapshot, gated at 1.5 of those units.
+        config.setdefault("gate_z", LEGACY_GATE_Z)
+        config.setdefault("fixed_detection", False)
     model = build_model(meta["architecture"], config)
     model.load_state_dict(load_file(str(weights)))
     n_outputs = cast(Any, model).cfg.n_classes

@@ -24,12 +24,14 @@ from torch import nn
 FAMILY_INDEX = {"FTF": 0, "BPFO": 1, "BPFI": 2, "BSF": 3, "SHAFT": 4}
 CENTRE_ROW = 2
 INPUT_SCALE = 0.1  # standardised cells arrive x3 (pipelines' Z_SCALE); bring them near unit range
-# The evidence gate: no fault is named without its comb. Below GATE_Z robust standard scores
-# (the strongest race/ball rule reading against the snapshot's own probes) every fault logit is
-# lowered by GATE_SLOPE per score. Fixed, not learnt: two training rigs are too few to learn
-# how little evidence is enough, and off their distribution (another machine, a wrong speed,
-# assumed geometry) the learnt part alone was seen naming faults on flat envelope spectra.
-GATE_Z = 1.5
+# The evidence gate: no fault is named without its comb. Below ``gate_z`` input units (the
+# strongest race/ball rule reading; one unit is 6 dB above the envelope spectrum's floor for
+# current inputs, a robust standard score for old ones) every fault logit is lowered by
+# GATE_SLOPE per unit. Fixed, not learnt: two training rigs are too few to learn how little
+# evidence is enough, and off their distribution (another machine, a wrong speed, assumed
+# geometry) the learnt part alone was seen naming faults on flat envelope spectra.
+GATE_Z = 1.0  # 6 dB: healthy windows of both rigs stay below (99th percentile 5.5 dB)
+LEGACY_GATE_Z = 1.5  # checkpoints whose inputs are standardised per snapshot
 # The learnt evidence may adjust the rule's reading by at most this many logits (tanh-bounded),
 # never override it: unbounded, the scorer learnt rig-specific corrections that cost transfer
 # (leave-one-rig-out macro-F1 0.28 / 0.14 unbounded, 0.62 / 0.44 bounded at 1.5, 0.43 / 0.43
@@ -82,14 +84,24 @@ class FamilyHead(nn.Module):
     """Evidence per family (B, F) + rule term -> logits (normal, inner_race, outer_race, ball).
 
     Ball: the BSF family, whose even harmonics are the 2 x BSF impacts (rule term on 2, 4, 6).
-    Normal: a learnt function of the strongest race/ball rule reading (no absolute level: it does
-    not carry between machines) that never rises with evidence. Faults: lowered by the evidence
-    gate below GATE_Z.
+
+    ``fixed_detection`` (current models): two stages in one output. Whether any fault comb is
+    present is FIXED physics, p(fault) = sigmoid(GATE_SLOPE * (strongest - gate_z)) on the
+    strongest race/ball rule reading (6 dB above the envelope floor is even odds); the network
+    only chooses WHICH family, p(family | fault) = softmax of the family evidence. A learnt
+    normal/fault boundary is the training rigs' boundary: CWRU's one, very quiet healthy
+    recording beside its comb-less ball faults taught "fault" from about 1 dB, and on UESTC
+    that called half the healthy windows "ball".
+    Legacy checkpoints: normal is a learnt non-increasing function of the strongest reading and
+    the fault logits are lowered below ``gate_z``.
     """
 
-    def __init__(self, n_cells: int, cells_per_unit: int, family_priors: bool = False):
+    def __init__(self, n_cells: int, cells_per_unit: int, family_priors: bool = False,
+                 gate_z: float = GATE_Z, fixed_detection: bool = True):
         super().__init__()
         self.family_priors = family_priors  # True only for checkpoints trained with them
+        self.gate_z = gate_z
+        self.fixed_detection = fixed_detection
         race_win, ball_win = rule_windows(n_cells, cells_per_unit)
         self.register_buffer("race_win", race_win)
         self.register_buffer("ball_win", ball_win)
@@ -112,10 +124,18 @@ class FamilyHead(nn.Module):
         e = (1.0 + nn.functional.softplus(self.rule_weight)) * r + EVIDENCE_BOUND * torch.tanh(
             evidence / EVIDENCE_BOUND)
         strongest = r[:, [FAMILY_INDEX["BPFO"], FAMILY_INDEX["BPFI"], FAMILY_INDEX["BSF"]]].amax(1)
+        families = torch.stack([e[:, FAMILY_INDEX["BPFI"]], e[:, FAMILY_INDEX["BPFO"]],
+                                e[:, FAMILY_INDEX["BSF"]]], dim=1)
+        if self.fixed_detection:
+            # softmax([logsumexp(e), e_f + m]) = [sigmoid(-m), sigmoid(m) * softmax(e)_f]: the
+            # two stages exactly, written as logits that do not saturate, so a fault's logit
+            # (and its attribution) reads its own family's plane and the comb detection.
+            margin = GATE_SLOPE * (strongest - self.gate_z)
+            normal = torch.logsumexp(families, dim=1, keepdim=True)
+            return torch.cat([normal, families + margin[:, None]], dim=1)
         normal = self.normal_bias - nn.functional.softplus(self.normal_slope) * strongest
-        gate = GATE_SLOPE * torch.relu(GATE_Z - strongest)
-        faults = torch.stack([e[:, FAMILY_INDEX["BPFI"]], e[:, FAMILY_INDEX["BPFO"]],
-                              e[:, FAMILY_INDEX["BSF"]]], dim=1) - gate[:, None]
+        gate = GATE_SLOPE * torch.relu(self.gate_z - strongest)
+        faults = families - gate[:, None]
         bias = self.bias if self.family_priors else torch.cat(
             [self.bias[:1], torch.zeros_like(self.bias[1:])])
         return torch.cat([normal[:, None], faults], dim=1) + bias

@@ -127,7 +127,7 @@ def check_folds(folds: Sequence[TransferFold]) -> None:
 
 
 def rule_readings(x: np.ndarray) -> np.ndarray:
-    """(M, F, R, L) inputs -> (M, 3) rule readings of BPFO, BPFI, BSF (standard scores)."""
+    """(M, F, R, L) inputs -> (M, 3) rule readings of BPFO, BPFI, BSF (input units: 6 dB each)."""
     prom = family_prominence(x)
     return prom[:, [FAMILIES.index(f) for f in RULE_CLASSES]]
 

@@ -104,10 +104,13 @@ HOW = [
     "call into an absent class still costs the true class); per-class recall and the share of "
     "healthy windows called normal are per window.", "",
     "Envelope rule (the baseline, same windows, same geometry): the family of largest "
-    "`family_prominence` (envelope line prominence in standard scores above the snapshot's own "
-    "null probes) among BPFO, BPFI (harmonics 1-3) and BSF (2, 4, 6 x BSF), each within +-2 %; "
+    "`family_prominence` (mean height of the harmonic lines above the envelope spectrum's "
+    "floor, in units of 6 dB, less the snapshot's own null probes)"
+    " among BPFO, BPFI (harmonics 1-3) and BSF (2, 4, 6 x BSF), each within +-2 %; "
     "`normal` when that largest reading is below a threshold chosen on the fold's training "
-    "rows (all variants) as the value that maximises their macro-F1 (shown in the tables).", ""]
+    "rows (all variants) as the value that maximises their macro-F1 (shown in the tables). "
+    "The models' own normal/fault boundary is not learnt: it is the fixed 6-dB comb gate "
+    "(`models.family_head`), the same on every fold.", ""]
 
 LIMITS = [
     "## Known limits", "",

@@ -13,11 +13,15 @@ inner-race shaft sidebands land in the rows s = +-1 at the same cells. A last ro
 the cells where a family harmonic coincides with a shaft harmonic (integer order), where a peak
 may be the shaft's, not the bearing's.
 
-The values are then standardised against the snapshot's own null distribution: the same reading
-at ``PROBE_ORDERS`` (orders no bearing family is tied to), median and robust scale. A fault's
-comb stands several scales above its probes on any machine; a healthy machine's families look
-like its probes. That self-normalisation, not the absolute level, is what carries from rig to
-rig. Pure arrays in, arrays out.
+The whitened spectrum is already in a unit that carries from machine to machine: dB above the
+envelope spectrum's own local floor, whatever the sensor, gain or level. The cells are offset by
+the median of the same reading at ``PROBE_ORDERS`` (orders no bearing family is tied to: the
+bias of taking a maximum over a cell) and divided by a FIXED ``spec.db_per_unit``. They are not
+divided by the probes' spread: a fault's envelope spectrum is full of lines, so its probes
+spread widely and a per-snapshot scale shrank the fault's own comb towards the healthy range
+(healthy windows of the 99th percentile and inner-race windows of the 10th percentile then
+overlapped on both rigs; in fixed dB they separate at about 6 dB on both). Checkpoints saved
+before ``db_per_unit`` existed keep the per-snapshot scale. Pure arrays in, arrays out.
 """
 
 from __future__ import annotations
@@ -203,6 +207,8 @@ def defect_order_inputs(x: np.ndarray, fs_hz: float, spec: InputSpec, shaft_hz: 
     cells = read_cells(white, df, shaft_hz, orders, np.asarray(SIDEBANDS, float), spec, k_max)
     probes = read_cells(white, df, shaft_hz, PROBE_ORDERS, np.zeros(1), spec, k_max)
     mu, sd = _robust_location_scale(probes.reshape(len(frames), -1))
+    if spec.db_per_unit > 0:
+        sd = np.full_like(sd, spec.db_per_unit)
     z = (cells - mu[:, None, None, None]) / sd[:, None, None, None] * Z_SCALE
     z = np.nan_to_num(z, nan=0.0)
     mask = np.broadcast_to(coincidence_row(orders, spec)[None, :, None, :],
@@ -212,10 +218,20 @@ def defect_order_inputs(x: np.ndarray, fs_hz: float, spec: InputSpec, shaft_hz: 
 
 
 def family_prominence(inputs: np.ndarray, cells_per_unit: int = 16) -> np.ndarray:
-    """(B, F, R, L) inputs -> (B, F): the envelope rule's reading of each family in standard
-    scores above the snapshot's probes (harmonics 1-3; BSF: 2, 4, 6), via the models' own rule
-    so that the figure shown is the one the model adds to its evidence."""
+    """(B, F, R, L) inputs -> (B, F): the envelope rule's reading of each family in the input's
+    units above the snapshot's probes (harmonics 1-3; BSF: 2, 4, 6), via the models' own rule
+    so that the figure shown is the one the model adds to its evidence. Units: ``db_per_unit``
+    dB (see :func:`prominence_db`), or robust standard scores for a spec without it."""
     n_cells = inputs.shape[-1]
     t = torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32))
     race, ball = rule_windows(n_cells, cells_per_unit)
     return (rule_readings(t, race, ball) / Z_SCALE).numpy()
+
+
+def prominence_db(inputs: np.ndarray, spec: InputSpec) -> tuple[np.ndarray, str]:
+    """(B, F) family prominence as an analyst reads it: mean dB of the family's harmonic lines
+    above the envelope spectrum's floor, with its unit (``robust z`` for old specs)."""
+    prom = family_prominence(inputs, spec.cells_per_unit)
+    if spec.db_per_unit > 0:
+        return prom * spec.db_per_unit, "dB"
+    return prom, "robust z"

@@ -22,6 +22,9 @@ class InputSpec:
     fs_hz: the rate every recording is resampled to before the transform.
     n_bins: bins kept from 0 Hz upwards; the grid is ``k * fs_hz / n_fft``.
     max_windows: windows per channel that inference averages over (spread over the record).
+    db_per_unit: ``defect_orders`` only: the fixed scale of the input, in dB of the whitened
+          envelope spectrum (dB above its own running median) per unit; 0 standardises by the
+          snapshot's own probe spread instead (checkpoints saved before this field).
     """
 
     kind: Literal["spectrum", "spectrogram", "defect_orders"] = "spectrum"
@@ -35,6 +38,7 @@ class InputSpec:
     cells_per_unit: int = 16
     window_seconds: float = 1.0
     min_seconds: float = 0.5
+    db_per_unit: float = 0.0
 
     @property
     def window_len(self) -> int:
@@ -96,4 +100,5 @@ class InputSpec:
 
 SPECTRUM_SPEC = InputSpec()
 SPECTROGRAM_SPEC = InputSpec(kind="spectrogram", n_fft=256, n_bins=128, hop=128, n_frames=128)
-DEFECT_ORDER_SPEC = InputSpec(kind="defect_orders", fs_hz=0.0, n_fft=0, n_bins=0, max_windows=8)
+DEFECT_ORDER_SPEC = InputSpec(kind="defect_orders", fs_hz=0.0, n_fft=0, n_bins=0, max_windows=8,
+                              db_per_unit=6.0)

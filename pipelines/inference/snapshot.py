@@ -12,7 +12,7 @@ from typing import Protocol
 import numpy as np
 
 from pipelines.dsp.indicators import condition_indicators
-from pipelines.features.defect_orders import FAMILIES, defect_order_inputs, family_prominence
+from pipelines.features.defect_orders import FAMILIES, defect_order_inputs, prominence_db
 from pipelines.features.inputs import model_inputs
 from pipelines.features.spec import InputSpec
 from pipelines.inference.shaft import ShaftContext, resolve_speed
@@ -87,7 +87,8 @@ def defect_order_diagnosis(x: np.ndarray, fs_hz: float, spec: InputSpec, ctx: Sh
     """Defect-order model inputs of a snapshot and what they rest on (see ``SnapshotAnalysis``)."""
     speed = resolve_speed(x, fs_hz, ctx)
     inputs, ch, used = defect_order_inputs(x, fs_hz, spec, speed.shaft_hz, ctx.orders())
-    prominence = family_prominence(inputs, spec.cells_per_unit).mean(axis=0)
+    prominence, unit = prominence_db(inputs, spec)
+    prominence = prominence.mean(axis=0)
     warnings = list(speed.warnings)
     if ctx.geometry == "assumed":
         warnings.append("no bearing geometry registered for this sensor: defect orders of the "
@@ -100,6 +101,7 @@ def defect_order_diagnosis(x: np.ndarray, fs_hz: float, spec: InputSpec, ctx: Sh
         "speed_confidence_db": speed.confidence_db, "band_hz": list(used["band_hz"]),
         "window_s": used["window_s"],
         "family_prominence": {f: round(float(v), 3) for f, v in zip(FAMILIES, prominence, strict=True)},
+        "prominence_unit": unit,
         "warnings": warnings,
     }
     return inputs, ch, info

@@ -40,8 +40,12 @@ class DiagnosisOut(BaseModel):
     band_hz: list[float] = Field(description="Envelope band (max spectral kurtosis, widened).")
     window_s: float
     family_prominence: dict[str, float] = Field(
-        description="Envelope-rule reading per family, in robust standard scores above the "
-                    "snapshot's own null probes (> 2-3: a clear comb).")
+        description="Envelope-rule reading per family: the mean height of the family's "
+                    "harmonic lines above the envelope spectrum's local floor, in "
+                    "`prominence_unit` (dB: > 6 dB is a clear comb).")
+    prominence_unit: str = Field(
+        default="robust z", description="`dB`, or `robust z` (standard scores above the "
+                                        "snapshot's own probes) for older models.")
     warnings: list[str]
 
 

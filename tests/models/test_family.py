@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
 from models.checkpoint import build_model, load_checkpoint, save_checkpoint
-from models.family_head import FAMILY_INDEX
+from models.family_head import FAMILY_INDEX, LEGACY_GATE_Z
 
 ARCHS = ("family1d", "family2d")
 
@@ -66,3 +68,38 @@ def test_checkpoint_round_trip(arch, tmp_path):
 def test_the_family_head_has_four_classes():
     with pytest.raises(ValueError, match="4 classes"):
         build_model("family1d", {"n_classes": 3})
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_whether_a_fault_is_present_is_fixed_physics_not_learnt(arch):
+    # p(normal) depends only on the strongest rule reading against the fixed gate: two models
+    # with different weights agree on it, and only the family split differs.
+    x = inputs(b=4)
+    x[:, :, 2] = 0.0
+    x[1, FAMILY_INDEX["BPFO"], 2, [15, 31, 47]] = 30.0  # 10 units = 60 dB: a clear comb
+    x[2, FAMILY_INDEX["BPFI"], 2, [15, 31, 47]] = 1.5  # 0.5 units = 3 dB: below the gate
+    probs = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            probs.append(torch.softmax(build_model(arch, {"n_classes": 4}).eval()(x), 1))
+    torch.testing.assert_close(probs[0][:, 0], probs[1][:, 0])
+    p = probs[0]
+    assert p[0, 0] > 0.9 and p[2, 0] > 0.5  # flat, and a comb below 6 dB: normal
+    assert p[1, 0] < 0.01 and int(p[1].argmax()) == 2  # outer race
+    torch.testing.assert_close(p.sum(1), torch.ones(4))
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_checkpoints_without_the_new_options_load_as_they_were_trained(arch, tmp_path):
+    model = build_model(arch, {"n_classes": 4}).eval()
+    meta = {"classes": ["normal", "inner_race", "outer_race", "ball"],
+            "input_spec": {"kind": "defect_orders"}}
+    save_checkpoint(model, meta, tmp_path / arch)
+    json_path = tmp_path / f"{arch}.json"
+    stored = json.loads(json_path.read_text())
+    for key in ("family_priors", "gate_z", "fixed_detection"):
+        stored["config"].pop(key)
+    json_path.write_text(json.dumps(stored))
+    head = load_checkpoint(json_path).model.head
+    assert head.family_priors and head.gate_z == LEGACY_GATE_Z and not head.fixed_detection

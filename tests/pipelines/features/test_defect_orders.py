@@ -14,6 +14,7 @@ from pipelines.features.defect_orders import (
     PROBE_ORDERS,
     defect_order_inputs,
     family_prominence,
+    prominence_db,
     running_median,
 )
 from pipelines.features.spec import DEFECT_ORDER_SPEC, InputSpec
@@ -46,7 +47,7 @@ def test_a_defect_comb_stands_out_in_its_family_whatever_the_machine(bearing, fa
     assert inputs.shape == (1, len(FAMILIES), N_ROWS, SPEC.n_cells) and (ch == 0).all()
     assert np.isfinite(inputs).all()
     prom = dict(zip(FAMILIES, family_prominence(inputs)[0], strict=True))
-    assert prom[family] > 3.0, prom  # robust standard scores above the snapshot's probes
+    assert prom[family] > 3.0, prom  # units of 6 dB above the envelope floor: > 18 dB
     assert prom[family] == max(prom[f] for f in ("BPFO", "BPFI", "BSF"))
     # Harmonic 1 sits at cell cells_per_unit - 1 of the family's centre row.
     plane = inputs[0, FAMILIES.index(family), CENTRE_ROW]
@@ -97,3 +98,19 @@ def test_a_bad_shaft_speed_is_refused():
     with pytest.raises(ValueError, match="shaft speed"):
         defect_order_inputs(np.zeros((1, 12_000), np.float32), 12_000.0, SPEC, 0.0,
                             BEARINGS["SKF 6205-2RS"].geometry.defect_orders())
+
+
+def test_inputs_are_in_fixed_db_and_scale_free_while_legacy_specs_keep_their_scale():
+    orders = BEARINGS["SKF 6205-2RS"].geometry.defect_orders()
+    x = impacts(12_000.0, 1.0, orders["BPFI"] * 29.0, 3600.0, snr=2.0)
+    a, _, _ = defect_order_inputs(x, 12_000.0, SPEC, 29.0, orders)
+    b, _, _ = defect_order_inputs(1e-3 * x, 12_000.0, SPEC, 29.0, orders)
+    np.testing.assert_allclose(a, b, atol=1e-3)  # gain and unit do not matter
+    prom, unit = prominence_db(a, SPEC)
+    assert unit == "dB" and prom[0, FAMILIES.index("BPFI")] > 6.0
+    # Legacy: standardised by the snapshot's own probe spread, read in standard scores.
+    legacy = InputSpec(**{**SPEC.to_dict(), "db_per_unit": 0.0})
+    c, _, _ = defect_order_inputs(x, 12_000.0, legacy, 29.0, orders)
+    assert prominence_db(c, legacy)[1] == "robust z"
+    assert not np.allclose(a[:, :, :-1], c[:, :, :-1], atol=0.1)
+    assert InputSpec.from_dict({"kind": "defect_orders"}).db_per_unit == 0.0

@@ -50,12 +50,18 @@ def test_swapping_two_race_planes_swaps_their_evidence(arch):
     torch.testing.assert_close(a[:, 2], b[:, 1])
 
 
-@pytest.mark.parametrize("arch", ARCHS)
-def test_checkpoint_round_trip(arch, tmp_path):
+def saved(arch: str, folder) -> torch.nn.Module:
+    """A fresh model of ``arch``, saved as ``folder / arch`` (.json + .safetensors)."""
     model = build_model(arch, {"n_classes": 4}).eval()
     meta = {"classes": ["normal", "inner_race", "outer_race", "ball"],
             "input_spec": {"kind": "defect_orders"}}
-    save_checkpoint(model, meta, tmp_path / arch)
+    save_checkpoint(model, meta, folder / arch)
+    return model
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_checkpoint_round_trip(arch, tmp_path):
+    model = saved(arch, tmp_path)
     clf = load_checkpoint(tmp_path / f"{arch}.json")
     x = inputs().numpy()
     p = clf.predict_proba(x)
@@ -92,10 +98,7 @@ def test_whether_a_fault_is_present_is_fixed_physics_not_learnt(arch):
 
 @pytest.mark.parametrize("arch", ARCHS)
 def test_checkpoints_without_the_new_options_load_as_they_were_trained(arch, tmp_path):
-    model = build_model(arch, {"n_classes": 4}).eval()
-    meta = {"classes": ["normal", "inner_race", "outer_race", "ball"],
-            "input_spec": {"kind": "defect_orders"}}
-    save_checkpoint(model, meta, tmp_path / arch)
+    saved(arch, tmp_path)
     json_path = tmp_path / f"{arch}.json"
     stored = json.loads(json_path.read_text())
     for key in ("family_priors", "gate_z", "fixed_detection"):

@@ -97,6 +97,13 @@ def test_leave_one_rig_out_table_on_real_data(tmp_path: Path) -> None:
     assert to_uestc["recall"]["inner_race"] >= 0.9 and to_cwru["recall"]["inner_race"] >= 0.75
     assert to_uestc["recall"]["outer_race"] >= 0.6 and to_cwru["recall"]["outer_race"] >= 0.6
     assert to_cwru["healthy_called_normal"] >= 0.9
+    # The models' normal/fault boundary is fixed physics (a 6-dB comb), not the training
+    # rig's: the other rig's healthy runs stay normal both ways, and its races are found.
+    model_to_uestc, model_to_cwru = (f["models"]["family1d"]["clean"] for f in res["folds"])
+    for r in (model_to_uestc, model_to_cwru):
+        assert r["healthy_called_normal"] >= 0.95
+    assert model_to_uestc["recall"]["inner_race"] >= 0.9
+    assert model_to_uestc["recall"]["outer_race"] >= 0.6
     paths = write_transfer_report(res, tmp_path)
     md = paths["md"].read_text()
     assert "## Leave-one-rig-out" in md and "healthy windows called normal" in md

@@ -129,11 +129,13 @@ def family_dataset(recordings: Sequence[Recording], spec: InputSpec = DEFECT_ORD
 
 
 def fit_family(data: FamilyDataset, arch: str = "family1d", seed: int = 0, steps: int = DEFAULT_STEPS,
-               batch_size: int = 128, lr: float = 3e-3, log: Log | None = None) -> nn.Module:
-    """Seeded Adam on class-weighted cross-entropy; returns the model in eval mode."""
+               batch_size: int = 128, lr: float = 3e-3, log: Log | None = None,
+               config: dict | None = None) -> nn.Module:
+    """Seeded Adam on class-weighted cross-entropy; returns the model in eval mode.
+    ``config``: architecture options over the defaults (e.g. an older head, for comparison)."""
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        model = build_model(arch, {"n_classes": len(CLASSES)})
+        model = build_model(arch, {"n_classes": len(CLASSES), **(config or {})})
         opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-4)
         x, y = torch.from_numpy(data.x), torch.from_numpy(data.y)
         counts = np.bincount(data.y, minlength=len(CLASSES)).astype(np.float64)

@@ -1,7 +1,12 @@
-"""The loop on real data: a CWRU-only production model gets UESTC machines wrong; the operators
-close the alarms with the right fault type through the API; a ``retrain`` job learns from those
-labels, passes the promotion policy and goes to production; on held-out UESTC recordings (the
-1400 rpm runs, never posted) the new production model is better than the old one."""
+"""The loop on real data: a CWRU-only production model of the earlier design (its normal/fault
+boundary learnt, on CWRU) gets UESTC machines wrong; the operators close the alarms with the
+right fault type through the API; a ``retrain`` job learns from those labels (with today's fixed
+comb detection), passes the promotion policy and goes to production; on held-out UESTC
+recordings (the 1400 rpm runs, never posted) the new production model is better than the old.
+
+(A champion with today's head already calls UESTC's healthy runs normal, and no feedback can
+teach it a fault that shows no comb, so it leaves this loop nothing to fix: the policy then
+correctly keeps it.)"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import torch
 from sqlalchemy import select
 
 from models.checkpoint import load_checkpoint, save_checkpoint
+from models.family_head import LEGACY_GATE_Z
 from pipelines.evaluation import champion as suite
 from pipelines.evaluation.transfer import uestc_speed_rpm
 from pipelines.features.spec import DEFECT_ORDER_SPEC
@@ -47,8 +53,10 @@ def one_thread():
 
 @pytest.fixture
 def cwru_champion(settings, session_factory, tmp_path) -> int:
-    """A family1d trained on CWRU only (few steps), registered and promoted."""
-    model = fit_family(family_dataset(load_cwru(DATASETS)), steps=STEPS)
+    """A family1d of the earlier design (learnt normal/fault boundary, gate at 1.5 units)
+    trained on CWRU only (few steps), registered and promoted."""
+    model = fit_family(family_dataset(load_cwru(DATASETS)), steps=STEPS,
+                       config={"fixed_detection": False, "gate_z": LEGACY_GATE_Z})
     stem = tmp_path / "family1d-cwru-only"
     save_checkpoint(model, {"classes": CLASSES, "input_spec": DEFECT_ORDER_SPEC.to_dict(),
                             "training_data": {"datasets": ["cwru"]}}, stem)
@@ -122,10 +130,11 @@ def test_feedback_retrain_promote_loop_on_uestc(app, client, settings, session_f
 
     old_f1 = _macro_f1(settings, session_factory, cwru_champion, held)
     p = {"datasets": ["cwru"], "steps": STEPS, "architectures": ["family1d"]}
-    # 500 steps, not 2000: the (seen) CWRU suite moves by up to a few hundredths between
-    # otherwise equal runs (thread count, one snapshot of 83), so the test's policy allows 0.05;
-    # the fleet hold-out must still improve. The policy's own edges: test_retrain_policy.py.
-    settings = settings.model_copy(update={"retrain_max_drop_f1": 0.05})
+    # The challenger's fixed comb detection calls CWRU's comb-less faults normal, which the
+    # old champion's CWRU-learnt boundary named: on the (seen) CWRU suite at 0 dB it loses about
+    # 0.2 macro-F1 by design, so this test's policy allows 0.25 there; the fleet hold-out must
+    # still improve. The policy's own edges: test_retrain_policy.py.
+    settings = settings.model_copy(update={"retrain_max_drop_f1": 0.25})
     out = retrain.run(job_context(settings, session_factory, "retrain", p),
                       retrain.Params.model_validate(p))
     (challenger,) = out["challengers"]

@@ -90,8 +90,8 @@ class FamilyHead(nn.Module):
     strongest race/ball rule reading (6 dB above the envelope floor is even odds); the network
     only chooses WHICH family, p(family | fault) = softmax of the family evidence. A learnt
     normal/fault boundary is the training rigs' boundary: CWRU's one, very quiet healthy
-    recording beside its comb-less ball faults taught "fault" from about 0 dB, and on UESTC
-    that called up to two thirds of the healthy windows faulty.
+    recording beside its comb-less ball faults taught "fault" from about 1 dB, and on UESTC
+    that called half the healthy windows "ball".
     Legacy checkpoints: normal is a learnt non-increasing function of the strongest reading and
     the fault logits are lowered below ``gate_z``.
     """

@@ -24,7 +24,7 @@ from models.cnn1d import CNN1d, CNN1dConfig
 from models.cnn2d import CNN2d, CNN2dConfig
 from models.family1d import Family1d, Family1dConfig
 from models.family2d import Family2d, Family2dConfig
-from models.family_head import LEGACY_GATE_Z
+from models.family_head import LEGACY_HEAD_OPTIONS
 
 ARCHITECTURES: dict[str, tuple[type[nn.Module], type]] = {
     "cnn1d": (CNN1d, CNN1dConfig),
@@ -161,11 +161,8 @@ def load_checkpoint(json_path: Path | str) -> Classifier:
         )
     config = dict(meta["config"])
     if meta["architecture"].startswith("family"):
-        # Family checkpoints saved before the option existed were trained with family priors.
-        config.setdefault("family_priors", True)
-        # ... and with inputs standardised per snapshot, gated at 1.5 of those units.
-        config.setdefault("gate_z", LEGACY_GATE_Z)
-        config.setdefault("fixed_detection", False)
+        # An option missing from a checkpoint predates it: load the head it was trained with.
+        config = {**LEGACY_HEAD_OPTIONS, **config}
     model = build_model(meta["architecture"], config)
     model.load_state_dict(load_file(str(weights)))
     n_outputs = cast(Any, model).cfg.n_classes

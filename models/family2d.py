@@ -10,23 +10,17 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from models.family_head import GATE_Z, INPUT_SCALE, FamilyHead, pooled_features
+from models.family_head import INPUT_SCALE, FamilyHead, HeadOptions, pooled_features
 
 
 @dataclass
-class Family2dConfig:
+class Family2dConfig(HeadOptions):
     n_classes: int = 4
     n_families: int = 5
     n_rows: int = 6
     n_cells: int = 128
     cells_per_unit: int = 16
     channels: int = 8
-    # Per-fault-family logit biases (old checkpoints only; see models.family_head).
-    family_priors: bool = False
-    # The evidence gate in input units (see models.family_head; old checkpoints: 1.5).
-    gate_z: float = GATE_Z
-    # Fixed comb detection, learnt family choice (see models.family_head; old checkpoints: False).
-    fixed_detection: bool = True
 
 
 class Family2d(nn.Module):
@@ -42,8 +36,7 @@ class Family2d(nn.Module):
         self.conv2 = nn.Conv2d(c, c, (3, 5), padding=(1, 2))
         self.rows = nn.Conv2d(c, c, (cfg.n_rows, 1))  # collapse the sideband axis
         self.score = nn.Linear(3 * c, 1)
-        self.head = FamilyHead(cfg.n_cells, cfg.cells_per_unit, cfg.family_priors, cfg.gate_z,
-                               cfg.fixed_detection)
+        self.head = FamilyHead(cfg.n_cells, cfg.cells_per_unit, cfg)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, F=5 families, R=6 rows, L cells) standardised envelope readings (x3) on

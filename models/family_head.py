@@ -16,6 +16,7 @@ mask), cells u = (j + 1) / cells_per_unit multiples of the family's defect order
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import cast
 
 import torch
@@ -45,6 +46,22 @@ GATE_SLOPE = 3.0
 # CWRU -> UESTC 0.375 with priors, 0.587 without; UESTC -> CWRU 0.472 / 0.477; on the training
 # rig (CWRU leave-one-load-out) it costs 0.01-0.04.
 
+
+
+@dataclass
+class HeadOptions:
+    """The family head's options, shared by every family architecture's config."""
+
+    # Per-fault-family logit biases (old checkpoints only; see the note above).
+    family_priors: bool = False
+    # The evidence gate in input units (one unit is 6 dB for current inputs).
+    gate_z: float = GATE_Z
+    # Fixed comb detection, learnt family choice (see ``FamilyHead``).
+    fixed_detection: bool = True
+
+
+# What a family checkpoint saved before each option existed was trained with (per key).
+LEGACY_HEAD_OPTIONS = {"family_priors": True, "gate_z": LEGACY_GATE_Z, "fixed_detection": False}
 
 def harmonic_windows(n_cells: int, cells_per_unit: int, harmonics: tuple[int, ...],
                      tol: float = 0.02) -> torch.Tensor:
@@ -96,12 +113,12 @@ class FamilyHead(nn.Module):
     the fault logits are lowered below ``gate_z``.
     """
 
-    def __init__(self, n_cells: int, cells_per_unit: int, family_priors: bool = False,
-                 gate_z: float = GATE_Z, fixed_detection: bool = True):
+    def __init__(self, n_cells: int, cells_per_unit: int, options: HeadOptions | None = None):
         super().__init__()
-        self.family_priors = family_priors  # True only for checkpoints trained with them
-        self.gate_z = gate_z
-        self.fixed_detection = fixed_detection
+        options = options or HeadOptions()
+        self.family_priors = options.family_priors  # True only for checkpoints trained with them
+        self.gate_z = options.gate_z
+        self.fixed_detection = options.fixed_detection
         race_win, ball_win = rule_windows(n_cells, cells_per_unit)
         self.register_buffer("race_win", race_win)
         self.register_buffer("ball_win", ball_win)
@@ -109,6 +126,8 @@ class FamilyHead(nn.Module):
         # normal = normal_bias - softplus(normal_slope) * strongest: more comb evidence can
         # never make "normal" more likely (a free slope learnt the opposite on UESTC's healthy
         # shaft lines and then called clear simulated faults normal).
+        # (normal_bias, normal_slope and bias serve legacy heads only; fixed detection has no
+        # learnt normal, but keeps them so that every checkpoint's state dict loads.)
         self.normal_bias = nn.Parameter(torch.tensor(0.0))
         self.normal_slope = nn.Parameter(torch.tensor(0.5))
         self.bias = nn.Parameter(torch.zeros(4))

@@ -162,17 +162,18 @@ def read_cells(white_db: np.ndarray, df_hz: float, shaft_hz: float, orders: np.n
     return np.where(valid[None], out, np.nan)
 
 
-def _robust_location_scale(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row-wise median and 1.4826 x MAD of (B, M) values, NaNs ignored (sort puts them last)."""
+def _row_medians(flat: np.ndarray) -> np.ndarray:
+    """Row-wise median of (B, M) values, NaNs ignored (sort puts them last)."""
     n_ok = np.maximum((~np.isnan(flat)).sum(axis=1), 1)
+    v = np.sort(flat, axis=1)
+    lo, hi = (n_ok - 1) // 2, n_ok // 2
+    return 0.5 * (np.take_along_axis(v, lo[:, None], 1) + np.take_along_axis(v, hi[:, None], 1))[:, 0]
 
-    def median(v: np.ndarray) -> np.ndarray:
-        v = np.sort(v, axis=1)
-        lo, hi = (n_ok - 1) // 2, n_ok // 2
-        return 0.5 * (np.take_along_axis(v, lo[:, None], 1) + np.take_along_axis(v, hi[:, None], 1))[:, 0]
 
-    mu = median(flat)
-    return mu, 1.4826 * median(np.abs(flat - mu[:, None])) + 1e-3
+def _robust_location_scale(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise median and 1.4826 x MAD of (B, M) values, NaNs ignored."""
+    mu = _row_medians(flat)
+    return mu, 1.4826 * _row_medians(np.abs(flat - mu[:, None])) + 1e-3
 
 
 def coincidence_row(orders: np.ndarray, spec: InputSpec) -> np.ndarray:
@@ -206,9 +207,12 @@ def defect_order_inputs(x: np.ndarray, fs_hz: float, spec: InputSpec, shaft_hz: 
     df, white, k_max = whitened_envelope_spectrum(frames, fs_hz, band, shaft_hz, fmax)
     cells = read_cells(white, df, shaft_hz, orders, np.asarray(SIDEBANDS, float), spec, k_max)
     probes = read_cells(white, df, shaft_hz, PROBE_ORDERS, np.zeros(1), spec, k_max)
-    mu, sd = _robust_location_scale(probes.reshape(len(frames), -1))
-    if spec.db_per_unit > 0:
-        sd = np.full_like(sd, spec.db_per_unit)
+    flat = probes.reshape(len(frames), -1)
+    if spec.db_per_unit > 0:  # a fixed scale: only the probes' location is needed
+        mu = _row_medians(flat)
+        sd = np.full(len(frames), spec.db_per_unit, dtype=mu.dtype)
+    else:
+        mu, sd = _robust_location_scale(flat)
     z = (cells - mu[:, None, None, None]) / sd[:, None, None, None] * Z_SCALE
     z = np.nan_to_num(z, nan=0.0)
     mask = np.broadcast_to(coincidence_row(orders, spec)[None, :, None, :],

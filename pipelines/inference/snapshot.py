@@ -87,8 +87,8 @@ def defect_order_diagnosis(x: np.ndarray, fs_hz: float, spec: InputSpec, ctx: Sh
     """Defect-order model inputs of a snapshot and what they rest on (see ``SnapshotAnalysis``)."""
     speed = resolve_speed(x, fs_hz, ctx)
     inputs, ch, used = defect_order_inputs(x, fs_hz, spec, speed.shaft_hz, ctx.orders())
-    prominence, unit = prominence_db(inputs, spec)
-    prominence = prominence.mean(axis=0)
+    per_window, unit = prominence_db(inputs, spec)
+    prominence = per_window.mean(axis=0)
     warnings = list(speed.warnings)
     if ctx.geometry == "assumed":
         warnings.append("no bearing geometry registered for this sensor: defect orders of the "

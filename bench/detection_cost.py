@@ -64,7 +64,7 @@ def db_update_ms(features: dict[str, float], repeats: int) -> dict[str, float]:
             if state == "ready":
                 with make() as s:
                     service.reset(session=s, turbine_name="WT-BENCH", sensor_name="hss",
-                                  n_required=n, threshold=3.6)
+                                  n_required=n, threshold=3.6, actor="bench")
                     s.commit()
 
             def once(n=n):

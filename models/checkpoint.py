@@ -57,6 +57,27 @@ def architecture_of(model: nn.Module) -> str:
     raise TypeError(f"unknown architecture {type(model).__name__}")
 
 
+def without_subnormals(t: torch.Tensor) -> torch.Tensor:
+    """``t`` with its subnormal floats (|w| < 1.2e-38) set to zero (other dtypes unchanged).
+
+    Weight decay leaves a few weights of a small network this close to zero, and one subnormal
+    operand moves a CPU convolution onto its slow microcode path: with 24 such weights in a
+    1-D family model, one snapshot's forward pass took 14 ms instead of 2 ms. What they add to
+    any output is below float32 resolution, so zeroing them changes no prediction."""
+    if not t.is_floating_point():
+        return t
+    return t.masked_fill((t.abs() < torch.finfo(t.dtype).tiny) & (t != 0), 0.0)
+
+
+def flush_subnormal_(model: nn.Module) -> nn.Module:
+    """Zero the subnormal weights and buffers of ``model`` in place (see
+    :func:`without_subnormals`); returns the model."""
+    with torch.no_grad():
+        for t in list(model.parameters()) + list(model.buffers()):
+            t.copy_(without_subnormals(t))
+    return model
+
+
 def sha256_file(path: Path | str) -> str:
     """Hex sha256 of a file's bytes."""
     h = hashlib.sha256()
@@ -88,7 +109,8 @@ def save_checkpoint(model: nn.Module, meta: dict, path_stem: Path | str) -> str:
     stem = Path(path_stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     weights = stem.with_name(stem.name + ".safetensors")
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    state = {k: without_subnormals(v.detach().cpu()).contiguous()
+             for k, v in model.state_dict().items()}
     tmp = weights.with_name(weights.name + ".tmp")
     save_file(state, str(tmp))
     os.replace(tmp, weights)  # a reader never sees a half-written weights file
@@ -165,6 +187,7 @@ def load_checkpoint(json_path: Path | str) -> Classifier:
         config = {**LEGACY_HEAD_OPTIONS, **config}
     model = build_model(meta["architecture"], config)
     model.load_state_dict(load_file(str(weights)))
+    flush_subnormal_(model)
     n_outputs = cast(Any, model).cfg.n_classes
     if len(meta["classes"]) != n_outputs:
         raise ValueError(f"{json_path}: {len(meta['classes'])} classes for a "

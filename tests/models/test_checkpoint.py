@@ -12,8 +12,10 @@ from models.checkpoint import (
     ChecksumError,
     Classifier,
     build_model,
+    flush_subnormal_,
     load_checkpoint,
     save_checkpoint,
+    without_subnormals,
 )
 
 CLASSES = ["normal", "inner_race", "outer_race"]
@@ -38,6 +40,47 @@ def test_round_trip_gives_the_same_probabilities(tiny1d, x1d, tmp_path):
     p = clf.predict_proba(x1d)
     assert p.dtype == np.float32 and p.shape == (6, 3)
     np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-5)
+
+
+def test_subnormal_weights_are_zeroed_on_save_and_load_without_changing_predictions(
+        tiny1d, x1d, tmp_path):
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    w = tiny1d.features[0].weight
+    with torch.no_grad():  # what weight decay leaves: weights below float32's normal range
+        w.view(-1)[:5] = torch.tensor([1e-39, -3e-40, 1e-45, 0.0, 2e-38])
+    before = Classifier(tiny1d, {"name": "t", "architecture": "cnn1d", "classes": CLASSES,
+                                 "input_spec": SPEC_1D, "weights_sha256": ""}).predict_proba(x1d)
+    clf = _save(tiny1d, tmp_path, SPEC_1D)
+    saved = load_file(str(tmp_path / "tiny.safetensors"))
+    key = next(k for k in saved if k.endswith("weight") and saved[k].shape == w.shape)
+    assert saved[key].view(-1)[:4].tolist() == [0.0, 0.0, 0.0, 0.0]
+    assert saved[key].view(-1)[4].item() == pytest.approx(2e-38)  # normal: kept
+    np.testing.assert_allclose(clf.predict_proba(x1d), before, atol=1e-6)
+    # A file written elsewhere with subnormals: the loaded model holds none.
+    state = {k: v.clone() for k, v in saved.items()}
+    state[key].view(-1)[:2] = torch.tensor([1e-39, -1e-40])
+    save_file(state, str(tmp_path / "tiny.safetensors"))
+    meta = json.loads((tmp_path / "tiny.json").read_text())
+    from models.checkpoint import sha256_file
+    meta["weights_sha256"] = sha256_file(tmp_path / "tiny.safetensors")
+    (tmp_path / "tiny.json").write_text(json.dumps(meta))
+    loaded = load_checkpoint(tmp_path / "tiny.json")
+    tiny = torch.finfo(torch.float32).tiny
+    for p in loaded.model.parameters():
+        assert not bool(((p.abs() < tiny) & (p != 0)).any())
+
+
+def test_without_subnormals_leaves_integers_and_normal_floats():
+    import torch
+
+    ints = torch.tensor([0, 1, -3])
+    assert without_subnormals(ints) is ints
+    x = torch.tensor([1e-39, 1.0, -2e-38, 0.0])
+    assert without_subnormals(x).tolist() == [0.0, 1.0, pytest.approx(-2e-38), 0.0]
+    model = build_model("family1d", {"n_classes": 4})
+    assert flush_subnormal_(model) is model
 
 
 def test_metadata_describes_the_weights(tiny2d, tmp_path):

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from models.checkpoint import build_model
+from models.family_head import two_stage_labels
 from pipelines.explain import attribution as attr
 from pipelines.explain import orders
 from pipelines.features.defect_orders import FAMILIES
@@ -109,7 +110,7 @@ def order_agreement(recordings: Sequence[Recording], model: torch.nn.Module,
         proba = predict_family(model, inputs).mean(axis=0)
         base = {"recording": rec.recording_id, "rig": rec.rig, "label": label,
                 "family": orders.EXPECTED_FAMILY[label],
-                "predicted": CLASSES[int(np.argmax(proba))]}
+                "predicted": CLASSES[int(two_stage_labels(proba))]}
         target = CLASSES.index(label)
         for m in methods:
             t0 = time.perf_counter()

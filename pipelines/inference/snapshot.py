@@ -11,6 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
+from models.family_head import FAMILY_CLASSES, two_stage_labels
 from pipelines.dsp.indicators import condition_indicators
 from pipelines.features.defect_orders import FAMILIES, defect_order_inputs, prominence_db
 from pipelines.features.inputs import model_inputs
@@ -131,7 +132,8 @@ class Verdict:
 def summarise(proba: np.ndarray, ch: np.ndarray, n_channels: int, classes: list[str],
               diagnosis: dict) -> Verdict:
     """Means of the window softmax outputs, per channel and over all windows; the label of
-    highest mean probability; score = 1 - p(normal). ``diagnosis`` gains the fault family."""
+    highest mean probability (defect-family models: detection, then diagnosis, see
+    ``two_stage_labels``); score = 1 - p(normal). ``diagnosis`` gains the fault family."""
     proba = np.asarray(proba, dtype=np.float64)
     if proba.shape != (len(ch), len(classes)):
         want = (len(ch), len(classes))
@@ -141,6 +143,8 @@ def summarise(proba: np.ndarray, ch: np.ndarray, n_channels: int, classes: list[
     mean = proba.mean(axis=0)
     score = 1.0 - float(mean[classes.index("normal")]) if "normal" in classes else float(mean.max())
     label = classes[int(np.argmax(mean))]
+    if diagnosis and classes == list(FAMILY_CLASSES):  # a two-stage defect-family model
+        label = classes[int(two_stage_labels(mean))]
     if diagnosis:
         known = diagnosis["geometry"] == "registered"
         diagnosis["fault_family"] = label if label == "normal" or known else "unknown"

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from models.checkpoint import build_model, save_checkpoint
+from models.family_head import two_stage_labels
 from pipelines.dsp.kinematics import BEARINGS, BearingGeometry
 from pipelines.features.defect_orders import defect_order_inputs
 from pipelines.features.spec import DEFECT_ORDER_SPEC, InputSpec
@@ -180,7 +181,7 @@ def train_default_family(datasets_dir: Path | str, out_stem: Path | str,
     log(f"{len(data.y)} inputs; training {arch} for {steps} steps")
     model = fit_family(data, arch=arch, seed=seed, steps=steps, log=log)
     clean = data.variant == "clean"
-    acc = float(np.mean(predict_family(model, data.x[clean]).argmax(1) == data.y[clean]))
+    acc = float(np.mean(two_stage_labels(predict_family(model, data.x[clean])) == data.y[clean]))
     counts = np.bincount(data.y[clean], minlength=len(CLASSES))
     meta = {
         "classes": CLASSES,

@@ -7,9 +7,18 @@ import json
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from models.checkpoint import build_model, load_checkpoint, save_checkpoint
-from models.family_head import FAMILY_INDEX, LEGACY_GATE_Z
+from models.family_head import (
+    EVIDENCE_BOUND,
+    FAMILY_INDEX,
+    LEGACY_EVIDENCE_BOUND,
+    LEGACY_GATE_Z,
+    FamilyHead,
+    HeadOptions,
+)
 
 ARCHS = ("family1d", "family2d")
 
@@ -101,8 +110,37 @@ def test_checkpoints_without_the_new_options_load_as_they_were_trained(arch, tmp
     saved(arch, tmp_path)
     json_path = tmp_path / f"{arch}.json"
     stored = json.loads(json_path.read_text())
-    for key in ("family_priors", "gate_z", "fixed_detection"):
+    assert stored["config"]["evidence_bound"] == EVIDENCE_BOUND
+    for key in ("family_priors", "gate_z", "fixed_detection", "evidence_bound"):
         stored["config"].pop(key)
     json_path.write_text(json.dumps(stored))
     head = load_checkpoint(json_path).model.head
     assert head.family_priors and head.gate_z == LEGACY_GATE_Z and not head.fixed_detection
+    assert head.evidence_bound == LEGACY_EVIDENCE_BOUND
+
+
+RACE_BALL = ("BPFI", "BPFO", "BSF")  # the order of the fault logits after "normal"
+HARMONIC_CELLS = {"BPFI": [15, 31, 47], "BPFO": [15, 31, 47], "BSF": [31, 63, 95]}
+
+
+@settings(max_examples=200, deadline=None)
+@given(readings=st.lists(st.floats(0.0, 8.0), min_size=3, max_size=3),
+       evidence=st.lists(st.floats(-1e3, 1e3), min_size=5, max_size=5),
+       rule_weight=st.floats(-5.0, 5.0))
+def test_the_learnt_evidence_never_overrules_a_comb_that_leads_by_6_db(readings, evidence,
+                                                                         rule_weight):
+    # Whatever the scorer learnt, a family whose rule reading (in 6-dB units) leads every other
+    # by more than twice the bound is the family named: the network only breaks near-ties.
+    head = FamilyHead(128, 16, HeadOptions())
+    with torch.no_grad():
+        head.rule_weight.fill_(rule_weight)
+    x = torch.zeros(1, 5, 6, 128)
+    for family, units in zip(RACE_BALL, readings, strict=True):
+        x[0, FAMILY_INDEX[family], 2, HARMONIC_CELLS[family]] = 3.0 * units  # inputs: 3 per unit
+    r = head.rule(x)[0]
+    read = torch.stack([r[FAMILY_INDEX[f]] for f in RACE_BALL])
+    top = int(read.argmax())
+    lead = float(read[top] - torch.cat([read[:top], read[top + 1:]]).max())
+    logits = head(x, torch.tensor([evidence], dtype=torch.float32))[0]
+    if lead > 2 * EVIDENCE_BOUND + 1e-4:
+        assert int(logits[1:].argmax()) == top

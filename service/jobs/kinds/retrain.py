@@ -19,6 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from models.checkpoint import load_checkpoint, save_checkpoint
+from models.family_head import two_stage_labels
 from pipelines.evaluation import champion as suite
 from pipelines.features.spec import DEFECT_ORDER_SPEC
 from pipelines.learning.datasets import CLASSES
@@ -112,7 +113,8 @@ def run(ctx: JobContext, params: Params) -> dict:
                                log=_fit_progress(ctx, lo, lo + 0.8 * span, arch))
             fit_s = time.perf_counter() - t_fit
             clean = data.variant == "clean"
-            acc = float((predict_family(model, data.x[clean]).argmax(1) == data.y[clean]).mean())
+            acc = float((two_stage_labels(predict_family(model, data.x[clean]))
+                         == data.y[clean]).mean())
             stem = staging / f"{arch}-retrain-j{ctx.job_id}"
             save_checkpoint(model, {"classes": CLASSES, "input_spec": DEFECT_ORDER_SPEC.to_dict()},
                             stem)

@@ -83,7 +83,8 @@ def test_leave_one_rig_out_table_on_real_data(tmp_path: Path) -> None:
     names = [f["name"] for f in res["folds"]]
     assert names == ["train CWRU, test UESTC", "train UESTC, test CWRU"]
     for f in res["folds"]:
-        assert set(f["models"]) == {"envelope_rule", "family1d"}
+        assert set(f["models"]) == {"envelope_rule", "envelope_rule_6db", "family1d"}
+        assert f["models"]["envelope_rule_6db"]["threshold"] == 1.0
         assert not set(f["runs"]["train"]) & set(f["runs"]["test"])
         for m in f["models"].values():
             for cond in ("clean", "snr_0_db"):
@@ -110,4 +111,5 @@ def test_leave_one_rig_out_table_on_real_data(tmp_path: Path) -> None:
     saved = json.loads(paths["json"].read_text())
     targets = [t for t in saved["targets"] if t["model"] == "family1d"]
     assert any("train CWRU, test UESTC: macro-F1" in t["target"] for t in targets)
+    assert any("the envelope rule at the 6-dB gate" in t["target"] for t in targets)
     assert all(p.exists() for p in paths.values())

@@ -24,7 +24,7 @@ from models.cnn1d import CNN1d, CNN1dConfig
 from models.cnn2d import CNN2d, CNN2dConfig
 from models.family1d import Family1d, Family1dConfig
 from models.family2d import Family2d, Family2dConfig
-from models.family_head import LEGACY_HEAD_OPTIONS
+from models.family_head import LEGACY_HEAD_OPTIONS, decides_in_two_stages
 
 ARCHITECTURES: dict[str, tuple[type[nn.Module], type]] = {
     "cnn1d": (CNN1d, CNN1dConfig),
@@ -145,6 +145,7 @@ class Classifier:
         self.name: str = meta["name"]
         self.architecture: str = meta["architecture"]
         self.classes: list[str] = list(meta["classes"])
+        self.two_stage: bool = decides_in_two_stages(model)  # how its label is decided
         self.input_spec_dict: dict = dict(meta["input_spec"])
         self.sha256: str = meta["weights_sha256"]
 

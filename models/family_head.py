@@ -177,6 +177,13 @@ class FamilyHead(nn.Module):
         return torch.cat([normal[:, None], faults], dim=1) + bias
 
 
+def decides_in_two_stages(model: nn.Module) -> bool:
+    """True for a family model with fixed detection, whose p(normal) IS the detection stage
+    (legacy heads learnt p(normal) inside a 4-way softmax: their label stays the argmax)."""
+    head = getattr(model, "head", None)
+    return isinstance(head, FamilyHead) and head.fixed_detection
+
+
 def two_stage_labels(proba: np.ndarray) -> np.ndarray:
     """(..., 4) probabilities (normal, inner_race, outer_race, ball) -> class indices (...):
     the two stages as an analyst decides them. ``normal`` where p(normal) >= 0.5 (no comb

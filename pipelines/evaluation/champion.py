@@ -102,7 +102,8 @@ def score_suite(clf: ProbabilisticClassifier, suite: SuiteInputs) -> dict:
     proba = clf.predict_proba(np.concatenate([p[0] for p in prepared]))
     pred, start = [], 0
     for (x, ch, diag), s in zip(prepared, suite.snaps, strict=True):
-        v = summarise(proba[start:start + len(x)], ch, len(s.x), classes, dict(diag))
+        v = summarise(proba[start:start + len(x)], ch, len(s.x), classes, dict(diag),
+                      two_stage=bool(getattr(clf, "two_stage", False)))
         start += len(x)
         pred.append(CLASSES.index(v.label) if v.label in CLASSES else -1)
     y = np.array([CLASSES.index(s.label) for s in suite.snaps])

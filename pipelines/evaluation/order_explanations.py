@@ -23,7 +23,6 @@ import numpy as np
 import torch
 
 from models.checkpoint import build_model
-from models.family_head import two_stage_labels
 from pipelines.explain import attribution as attr
 from pipelines.explain import orders
 from pipelines.features.defect_orders import FAMILIES
@@ -31,6 +30,7 @@ from pipelines.features.spec import DEFECT_ORDER_SPEC, InputSpec
 from pipelines.learning.datasets import CLASSES, Recording, load_cwru, load_uestc
 from pipelines.learning.family_training import (
     family_dataset,
+    family_labels,
     fit_family,
     predict_family,
     recording_orders,
@@ -110,7 +110,7 @@ def order_agreement(recordings: Sequence[Recording], model: torch.nn.Module,
         proba = predict_family(model, inputs).mean(axis=0)
         base = {"recording": rec.recording_id, "rig": rec.rig, "label": label,
                 "family": orders.EXPECTED_FAMILY[label],
-                "predicted": CLASSES[int(two_stage_labels(proba))]}
+                "predicted": CLASSES[int(family_labels(model, proba))]}
         target = CLASSES.index(label)
         for m in methods:
             t0 = time.perf_counter()

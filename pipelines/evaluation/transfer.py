@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.family_head import GATE_Z, two_stage_labels
+from models.family_head import GATE_Z
 from pipelines.features.defect_orders import FAMILIES, family_prominence
 from pipelines.learning.datasets import CLASSES, Recording
 from pipelines.learning.family_training import (
@@ -37,6 +37,7 @@ from pipelines.learning.family_training import (
     FamilyDataset,
     default_recordings,
     family_dataset,
+    family_labels,
     fit_family,
     predict_family,
 )
@@ -206,7 +207,7 @@ def run_fold(data: FamilyDataset, fold: TransferFold, archs: Sequence[str], seed
         model = fit_family(train, arch=arch, seed=seed, steps=steps)
         train_s = time.perf_counter() - t0
         models[arch] = {"train_seconds": round(train_s, 1), **{
-            c: window_metrics(two_stage_labels(predict_family(model, t.x)), t.y, t.groups)
+            c: window_metrics(family_labels(model, predict_family(model, t.x)), t.y, t.groups)
             for c, t in tests.items()}}
     for m, r in models.items():
         log(f"  {m}: macro-F1 clean {r['clean']['macro_f1']:.3f}, 0 dB "

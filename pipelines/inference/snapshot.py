@@ -130,10 +130,11 @@ class Verdict:
 
 
 def summarise(proba: np.ndarray, ch: np.ndarray, n_channels: int, classes: list[str],
-              diagnosis: dict) -> Verdict:
+              diagnosis: dict, two_stage: bool = False) -> Verdict:
     """Means of the window softmax outputs, per channel and over all windows; the label of
-    highest mean probability (defect-family models: detection, then diagnosis, see
-    ``two_stage_labels``); score = 1 - p(normal). ``diagnosis`` gains the fault family."""
+    highest mean probability (``two_stage``, family models with fixed detection: detection,
+    then diagnosis, see ``two_stage_labels``); score = 1 - p(normal). ``diagnosis`` gains the
+    fault family."""
     proba = np.asarray(proba, dtype=np.float64)
     if proba.shape != (len(ch), len(classes)):
         want = (len(ch), len(classes))
@@ -143,7 +144,7 @@ def summarise(proba: np.ndarray, ch: np.ndarray, n_channels: int, classes: list[
     mean = proba.mean(axis=0)
     score = 1.0 - float(mean[classes.index("normal")]) if "normal" in classes else float(mean.max())
     label = classes[int(np.argmax(mean))]
-    if diagnosis and classes == list(FAMILY_CLASSES):  # a two-stage defect-family model
+    if two_stage and classes == list(FAMILY_CLASSES):
         label = classes[int(two_stage_labels(mean))]
     if diagnosis:
         known = diagnosis["geometry"] == "registered"
@@ -168,7 +169,8 @@ def analyse_snapshot(x: np.ndarray, fs_hz: float, classifier: ProbabilisticClass
     inputs, ch, diagnosis = snapshot_inputs(x, fs_hz, spec, shaft)
     proba = np.asarray(classifier.predict_proba(inputs), dtype=np.float64)  # (B, K)
     n_ch = x.shape[0]
-    v = summarise(proba, ch, n_ch, classes, diagnosis)
+    v = summarise(proba, ch, n_ch, classes, diagnosis,
+                  two_stage=bool(getattr(classifier, "two_stage", False)))
     return SnapshotAnalysis(
         indicators=indicators, probabilities=v.probabilities,
         per_channel_probabilities=v.per_channel_probabilities, label=v.label, score=v.score,

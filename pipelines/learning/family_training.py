@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from models.checkpoint import build_model, save_checkpoint
-from models.family_head import two_stage_labels
+from models.family_head import decides_in_two_stages, two_stage_labels
 from pipelines.dsp.kinematics import BEARINGS, BearingGeometry
 from pipelines.features.defect_orders import defect_order_inputs
 from pipelines.features.spec import DEFECT_ORDER_SPEC, InputSpec
@@ -155,6 +155,12 @@ def fit_family(data: FamilyDataset, arch: str = "family1d", seed: int = 0, steps
     return model.eval()
 
 
+def family_labels(model: nn.Module, proba: np.ndarray) -> np.ndarray:
+    """(M, 4) probabilities of ``model`` -> class indices, decided as the model serves them
+    (detection then diagnosis for fixed-detection heads, else the argmax)."""
+    return two_stage_labels(proba) if decides_in_two_stages(model) else proba.argmax(-1)
+
+
 def predict_family(model: nn.Module, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
     """(M, F, R, L) -> (M, 4) softmax probabilities."""
     with torch.inference_mode():
@@ -181,7 +187,8 @@ def train_default_family(datasets_dir: Path | str, out_stem: Path | str,
     log(f"{len(data.y)} inputs; training {arch} for {steps} steps")
     model = fit_family(data, arch=arch, seed=seed, steps=steps, log=log)
     clean = data.variant == "clean"
-    acc = float(np.mean(two_stage_labels(predict_family(model, data.x[clean])) == data.y[clean]))
+    acc = float(np.mean(family_labels(model, predict_family(model, data.x[clean]))
+                        == data.y[clean]))
     counts = np.bincount(data.y[clean], minlength=len(CLASSES))
     meta = {
         "classes": CLASSES,

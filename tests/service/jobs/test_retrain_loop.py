@@ -17,7 +17,7 @@ import torch
 from sqlalchemy import select
 
 from models.checkpoint import load_checkpoint, save_checkpoint
-from models.family_head import LEGACY_GATE_Z
+from models.family_head import LEGACY_EVIDENCE_BOUND, LEGACY_GATE_Z
 from pipelines.evaluation import champion as suite
 from pipelines.evaluation.transfer import uestc_speed_rpm
 from pipelines.features.spec import DEFECT_ORDER_SPEC
@@ -53,10 +53,12 @@ def one_thread():
 
 @pytest.fixture
 def cwru_champion(settings, session_factory, tmp_path) -> int:
-    """A family1d of the earlier design (learnt normal/fault boundary, gate at 1.5 units)
+    """A family1d of the earlier design (learnt normal/fault boundary, gate at 1.5 units,
+    learnt evidence bounded at 1.5 logits)
     trained on CWRU only (few steps), registered and promoted."""
     model = fit_family(family_dataset(load_cwru(DATASETS)), steps=STEPS,
-                       config={"fixed_detection": False, "gate_z": LEGACY_GATE_Z})
+                       config={"fixed_detection": False, "gate_z": LEGACY_GATE_Z,
+                               "evidence_bound": LEGACY_EVIDENCE_BOUND})
     stem = tmp_path / "family1d-cwru-only"
     save_checkpoint(model, {"classes": CLASSES, "input_spec": DEFECT_ORDER_SPEC.to_dict(),
                             "training_data": {"datasets": ["cwru"]}}, stem)

@@ -22,13 +22,15 @@ import numpy as np
 
 from models.checkpoint import Classifier, load_checkpoint
 from models.family_head import GATE_Z
+from pipelines.evaluation.transfer import RULE_CLASSES, rule_predict
+from pipelines.features.spec import DEFECT_ORDER_SPEC
 from pipelines.inference.shaft import ShaftContext
 from pipelines.inference.snapshot import analyse_snapshot
+from pipelines.learning.datasets import CLASSES
 from simulation.drivetrain import FAULT_KINDS, DrivetrainConfig, FaultKind, simulate_snapshot
 
 RATES_HZ = (12_000.0, 20_000.0, 25_600.0, 48_000.0, 51_200.0)
-RULE_FAMILIES = {"BPFI": "inner_race", "BPFO": "outer_race", "BSF": "ball"}
-GATE_DB = 6.0 * GATE_Z
+GATE_DB = DEFECT_ORDER_SPEC.db_per_unit * GATE_Z  # the models' comb gate in dB
 
 
 def random_machine(rng: np.random.Generator) -> tuple[DrivetrainConfig, float, float]:
@@ -42,9 +44,10 @@ def random_machine(rng: np.random.Generator) -> tuple[DrivetrainConfig, float, f
 
 
 def rule_call(prominence_db: dict[str, float]) -> str:
-    """The envelope rule at the 6-dB gate: the strongest race/ball family, normal below it."""
-    best = max(RULE_FAMILIES, key=lambda f: prominence_db[f])
-    return RULE_FAMILIES[best] if prominence_db[best] >= GATE_DB else "normal"
+    """The evaluation's envelope rule at the 6-dB gate (the strongest race/ball family, normal
+    below it) on a diagnosis's ``family_prominence`` (dB)."""
+    units = np.array([[prominence_db[f] / DEFECT_ORDER_SPEC.db_per_unit for f in RULE_CLASSES]])
+    return CLASSES[int(rule_predict(units, GATE_Z)[0])]
 
 
 def macro_f1(pairs: list[tuple[str, str]]) -> float:

@@ -58,8 +58,6 @@ def check_transfer_targets(results: dict) -> list[dict]:
             fs = _folds(results, protocol, m)
             for rule, which in ((RULE, "the envelope rule"),
                                 (RULE_AT_GATE, "the envelope rule at the 6-dB gate")):
-                if not all(rule in f["models"] for f in fs):
-                    continue  # results saved before this baseline existed
                 for cond, label in CONDITIONS.items():
                     a = float(np.mean([_f1(f, m, cond) for f in fs]))
                     b = float(np.mean([_f1(f, rule, cond) for f in fs]))

@@ -11,7 +11,9 @@ within half a cell of order ``o_f * u_j + s`` (u_j = (j + 1) / cells_per_unit). 
 harmonic of BPFO lands in cell ``k * cells_per_unit - 1`` of the BPFO plane whatever the bearing;
 inner-race shaft sidebands land in the rows s = +-1 at the same cells. A last row per family marks
 the cells where a family harmonic coincides with a shaft harmonic (integer order), where a peak
-may be the shaft's, not the bearing's.
+may be the shaft's, not the bearing's. With ``spec.speed_search`` each window is read at the
+speed (within a few percent of the given one) where its strongest defect comb lines up
+(``pipelines.features.comb_speed``): a given rpm is often a set-point or a lagging average.
 
 The whitened spectrum is already in a unit that carries from machine to machine: dB above the
 envelope spectrum's own local floor, whatever the sensor, gain or level. The cells are offset by
@@ -35,6 +37,8 @@ import torch
 from models.family_head import rule_readings, rule_windows
 from pipelines.dsp.envelope import spectral_kurtosis_band
 from pipelines.dsp.spectra import fft_workers
+from pipelines.features.cells import read_cells, row_medians
+from pipelines.features.comb_speed import comb_speed_scales
 from pipelines.features.spec import InputSpec
 from pipelines.features.windows import window_starts
 
@@ -123,57 +127,10 @@ def running_median(z: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
-def _range_max_table(z: np.ndarray, longest: int) -> np.ndarray:
-    """(levels, B, K): level l holds the max of 2**l consecutive bins starting at each bin
-    (a sparse table, so any range max is two lookups)."""
-    levels = [z]
-    span = 1
-    while span * 2 <= longest:
-        prev = levels[-1]
-        nxt = prev.copy()
-        nxt[:, : prev.shape[1] - span] = np.maximum(prev[:, : prev.shape[1] - span], prev[:, span:])
-        levels.append(nxt)
-        span *= 2
-    return np.stack(levels)
-
-
-def read_cells(white_db: np.ndarray, df_hz: float, shaft_hz: float, orders: np.ndarray,
-               offsets: np.ndarray, spec: InputSpec, k_max: int) -> np.ndarray:
-    """(B, K) whitened spectrum -> (B, len(orders), len(offsets), n_cells): the largest value
-    within half a cell of ``order * u + offset``; NaN where no valid bin lies (beyond the band
-    or below 0 Hz)."""
-    u = (np.arange(spec.n_cells) + 1.0) / spec.cells_per_unit
-    centre = orders[:, None, None] * u[None, None, :] + offsets[None, :, None]  # orders
-    half = np.maximum(orders[:, None, None] / (2 * spec.cells_per_unit),
-                      0.5 * df_hz / shaft_hz) + np.zeros_like(centre)
-    lo = np.ceil((centre - half) * shaft_hz / df_hz).astype(np.int64)
-    hi = np.floor((centre + half) * shaft_hz / df_hz).astype(np.int64)
-    lo = np.maximum(lo, 1)
-    hi = np.minimum(np.maximum(hi, lo), k_max - 1)
-    valid = lo <= hi  # also false where the whole cell lies beyond k_max or below 1 Hz
-    hi = np.maximum(hi, lo)
-    length = hi - lo + 1
-    level = np.floor(np.log2(length)).astype(np.int64)
-    table = _range_max_table(white_db, int(length.max()))
-    k = white_db.shape[-1] - 1
-    a = table[level, :, np.clip(lo, 0, k)]  # (F, S, L, B)
-    b = table[level, :, np.clip(hi - (1 << level) + 1, 0, k)]
-    out = np.moveaxis(np.maximum(a, b), -1, 0)
-    return np.where(valid[None], out, np.nan)
-
-
-def _row_medians(flat: np.ndarray) -> np.ndarray:
-    """Row-wise median of (B, M) values, NaNs ignored (sort puts them last)."""
-    n_ok = np.maximum((~np.isnan(flat)).sum(axis=1), 1)
-    v = np.sort(flat, axis=1)
-    lo, hi = (n_ok - 1) // 2, n_ok // 2
-    return 0.5 * (np.take_along_axis(v, lo[:, None], 1) + np.take_along_axis(v, hi[:, None], 1))[:, 0]
-
-
 def _robust_location_scale(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Row-wise median and 1.4826 x MAD of (B, M) values, NaNs ignored."""
-    mu = _row_medians(flat)
-    return mu, 1.4826 * _row_medians(np.abs(flat - mu[:, None])) + 1e-3
+    mu = row_medians(flat)
+    return mu, 1.4826 * row_medians(np.abs(flat - mu[:, None])) + 1e-3
 
 
 def coincidence_row(orders: np.ndarray, spec: InputSpec) -> np.ndarray:
@@ -187,7 +144,8 @@ def defect_order_inputs(x: np.ndarray, fs_hz: float, spec: InputSpec, shaft_hz: 
                         defect_orders: dict[str, float], stride_s: float | None = None
                         ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Native-rate (C, N) signal -> inputs (B, len(FAMILIES), N_ROWS, n_cells) float32, each
-    row's channel (B,), and what was used (band_hz, window_s, n_windows).
+    row's channel (B,), and what was used (band_hz, window_s, n_windows, and speed_scales:
+    the factor on ``shaft_hz`` each window was read at).
 
     Windows of ``min(N, window_s * fs)`` samples: with ``stride_s`` every ``stride_s`` seconds
     (training), else up to ``spec.max_windows`` spread over the record (inference).
@@ -205,11 +163,17 @@ def defect_order_inputs(x: np.ndarray, fs_hz: float, spec: InputSpec, shaft_hz: 
     fmax = (max(float(orders.max()), float(PROBE_ORDERS.max())) * spec.n_cells
             / spec.cells_per_unit + 3.0) * shaft_hz
     df, white, k_max = whitened_envelope_spectrum(frames, fs_hz, band, shaft_hz, fmax)
-    cells = read_cells(white, df, shaft_hz, orders, np.asarray(SIDEBANDS, float), spec, k_max)
-    probes = read_cells(white, df, shaft_hz, PROBE_ORDERS, np.zeros(1), spec, k_max)
-    flat = probes.reshape(len(frames), -1)
+    scales = comb_speed_scales(white, df, shaft_hz, defect_orders, spec, k_max)
+    cells = np.empty((len(frames), len(orders), len(SIDEBANDS), spec.n_cells), dtype=white.dtype)
+    flat = np.empty((len(frames), len(PROBE_ORDERS) * spec.n_cells), dtype=white.dtype)
+    for s in np.unique(scales):  # windows read at the speed where their combs line up
+        rows = scales == s
+        cells[rows] = read_cells(white[rows], df, shaft_hz * s, orders,
+                                 np.asarray(SIDEBANDS, float), spec, k_max)
+        flat[rows] = read_cells(white[rows], df, shaft_hz * s, PROBE_ORDERS, np.zeros(1), spec,
+                                k_max).reshape(int(rows.sum()), -1)
     if spec.db_per_unit > 0:  # a fixed scale: only the probes' location is needed
-        mu = _row_medians(flat)
+        mu = row_medians(flat)
         sd = np.full(len(frames), spec.db_per_unit, dtype=mu.dtype)
     else:
         mu, sd = _robust_location_scale(flat)
@@ -218,7 +182,8 @@ def defect_order_inputs(x: np.ndarray, fs_hz: float, spec: InputSpec, shaft_hz: 
     mask = np.broadcast_to(coincidence_row(orders, spec)[None, :, None, :],
                            (len(frames), len(orders), 1, spec.n_cells))
     inputs = np.concatenate([z, mask], axis=2).astype(np.float32)
-    return inputs, ch, {"band_hz": band, "window_s": n_win / fs_hz, "n_windows": len(starts)}
+    return inputs, ch, {"band_hz": band, "window_s": n_win / fs_hz, "n_windows": len(starts),
+                        "speed_scales": scales}
 
 
 def family_prominence(inputs: np.ndarray, cells_per_unit: int = 16) -> np.ndarray:

@@ -25,6 +25,9 @@ class InputSpec:
     db_per_unit: ``defect_orders`` only: the fixed scale of the input, in dB of the whitened
           envelope spectrum (dB above its own running median) per unit; 0 standardises by the
           snapshot's own probe spread instead (checkpoints saved before this field).
+    speed_search: ``defect_orders`` only: how far (relative) each window may correct the given
+          shaft speed to where the bearing's defect combs line up (``comb_speed_scales``);
+          0 reads at the given speed (checkpoints saved before this field).
     """
 
     kind: Literal["spectrum", "spectrogram", "defect_orders"] = "spectrum"
@@ -39,6 +42,7 @@ class InputSpec:
     window_seconds: float = 1.0
     min_seconds: float = 0.5
     db_per_unit: float = 0.0
+    speed_search: float = 0.0
 
     @property
     def window_len(self) -> int:
@@ -101,4 +105,4 @@ class InputSpec:
 SPECTRUM_SPEC = InputSpec()
 SPECTROGRAM_SPEC = InputSpec(kind="spectrogram", n_fft=256, n_bins=128, hop=128, n_frames=128)
 DEFECT_ORDER_SPEC = InputSpec(kind="defect_orders", fs_hz=0.0, n_fft=0, n_bins=0, max_windows=8,
-                              db_per_unit=6.0)
+                              db_per_unit=6.0, speed_search=0.05)

@@ -91,12 +91,21 @@ def defect_order_diagnosis(x: np.ndarray, fs_hz: float, spec: InputSpec, ctx: Sh
     per_window, unit = prominence_db(inputs, spec)
     prominence = per_window.mean(axis=0)
     warnings = list(speed.warnings)
+    rpm = speed.shaft_hz * 60.0 / ctx.shaft_speed_ratio
+    scales = np.asarray(used.get("speed_scales", np.ones(len(inputs))))
+    moved = scales != 1.0
+    comb_rpm = float(rpm * np.median(scales[moved])) if moved.any() else None
+    if comb_rpm is not None:
+        warnings.append(
+            f"the bearing's defect combs line up at {comb_rpm:.0f} rpm, {comb_rpm / rpm - 1:+.0%} "
+            f"from the {speed.source} {rpm:.0f} rpm, in {int(moved.sum())} of {len(scales)} "
+            "windows: those windows were read at the combs' speed")
     if ctx.geometry == "assumed":
         warnings.append("no bearing geometry registered for this sensor: defect orders of the "
                         "default bearing were assumed, so a fault family is not named")
     info = {
         "geometry": ctx.geometry, "defect_orders": {k: round(v, 4) for k, v in ctx.orders().items()},
-        "speed_source": speed.source, "rpm": speed.shaft_hz * 60.0 / ctx.shaft_speed_ratio,
+        "speed_source": speed.source, "rpm": rpm, "defect_comb_rpm": comb_rpm,
         "shaft_hz": speed.shaft_hz, "comb_rpm": None if speed.comb_hz is None
         else speed.comb_hz * 60.0 / ctx.shaft_speed_ratio,
         "speed_confidence_db": speed.confidence_db, "band_hz": list(used["band_hz"]),

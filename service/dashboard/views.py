@@ -119,15 +119,20 @@ def latest_batches(*, session: Session, sensor_ids: list[int], end: datetime | N
 
 def batch_spectra(*, session: Session, store: RawStore, batch: Batch, n_points: int = 800) -> dict:
     """Spectrum (0..Nyquist) and envelope spectrum (kurtogram band, up to 6x BPFI) of the first
-    channel, with the bearing defect frequencies at the batch's rpm (configured geometry, or the
-    catalogue default the kinematics service assumes)."""
+    channel, with the bearing defect frequencies at the batch's rpm, or where the diagnosis
+    found the defect combs lined up (configured geometry, or the catalogue default the
+    kinematics service assumes)."""
     x, names, _ = store.read(batch.raw_uri, batch.raw_sha256)
     fs = batch.sample_rate_hz
     freqs, amp = display_spectrum(x[:1], fs, n_points=n_points)
     kin = kinematics_for_sensor(session=session, sensor_id=batch.sensor_id)
     defects: dict[str, float] = {}
-    if batch.rpm:
-        shaft_hz = batch.rpm / 60.0 * kin.shaft_speed_ratio
+    # Where the diagnosis found the defect combs lined up off the given rpm, the cursors go there.
+    diagnosis = session.scalar(select(Prediction.diagnosis).where(
+        Prediction.batch_id == batch.id, Prediction.source == INGEST)) or {}
+    rpm = diagnosis.get("defect_comb_rpm") or batch.rpm
+    if rpm:
+        shaft_hz = rpm / 60.0 * kin.shaft_speed_ratio
         defects = {"1X": shaft_hz, **kin.bearing.defect_frequencies_hz(shaft_hz)}
     fmax = 6.0 * defects["BPFI"] if defects else min(1000.0, fs / 4)
     try:
@@ -137,6 +142,7 @@ def batch_spectra(*, session: Session, store: RawStore, batch: Batch, n_points: 
     ef, ea = envelope_spectrum(x[:1], fs, band, n_points=n_points, fmax_hz=fmax)
     return {
         "batch_id": batch.id, "channel": names[0], "unit": batch.unit, "rpm": batch.rpm,
+        "defects_rpm": rpm,
         "spectrum": {"freqs_hz": np.round(freqs, 2).tolist(), "amplitude": amp[0].tolist()},
         "envelope": {"freqs_hz": np.round(ef, 3).tolist(), "amplitude": ea[0].tolist(),
                      "band_hz": [round(band[0], 1), round(band[1], 1)]},

@@ -155,7 +155,7 @@
     const d = envelope ? s.envelope : s.spectrum;
     const xmax = envelope ? d.freqs_hz[d.freqs_hz.length - 1] : Math.min(d.freqs_hz[d.freqs_hz.length - 1],
       Object.keys(s.defects_hz).length ? s.defects_hz.BPFI * 12 : Infinity);
-    const note = (s.assumed_geometry ? "assumed " : "") + (s.bearing || "bearing") + (s.rpm ? " at " + s.rpm.toFixed(0) + " rpm" : ", no rpm");
+    const note = (s.assumed_geometry ? "assumed " : "") + (s.bearing || "bearing") + (s.defects_rpm ? " at " + s.defects_rpm.toFixed(0) + " rpm" : ", no rpm") + (s.defects_rpm && s.rpm && s.defects_rpm !== s.rpm ? " (defect combs; " + s.rpm.toFixed(0) + " rpm given)" : "");
     draw(el, { title: { text: note + (envelope ? " · band " + d.band_hz[0] + "–" + d.band_hz[1] + " Hz" : ""), right: 8, top: 0,
                         textStyle: { fontSize: 11, fontWeight: "normal", color: "#57606a" } },
       xAxis: Object.assign({ type: "value", min: 0, max: Math.round(xmax) }, axisName("frequency (Hz)")),

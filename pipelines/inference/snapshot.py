@@ -92,7 +92,7 @@ def defect_order_diagnosis(x: np.ndarray, fs_hz: float, spec: InputSpec, ctx: Sh
     prominence = per_window.mean(axis=0)
     warnings = list(speed.warnings)
     rpm = speed.shaft_hz * 60.0 / ctx.shaft_speed_ratio
-    scales = np.asarray(used.get("speed_scales", np.ones(len(inputs))))
+    scales = used["speed_scales"]
     moved = scales != 1.0
     comb_rpm = float(rpm * np.median(scales[moved])) if moved.any() else None
     if comb_rpm is not None:

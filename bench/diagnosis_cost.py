@@ -6,7 +6,11 @@ models (speed check, kurtogram band, envelope, defect-order cells, family1d / fa
 The yardstick row (torch.stft of the snapshot, as in the performance notes) lets runs on
 different machines be compared by ratio. Median of ``--repeats``.
 
-    .venv/bin/python bench/diagnosis_cost.py [--threads 1] [--repeats 30]
+    .venv/bin/python bench/diagnosis_cost.py [--threads 1] [--repeats 30] [--steps]
+
+``--steps`` adds the family1d path's steps one by one (indicators, speed check, window
+gather, kurtogram band, whitened envelope spectra, comb speed search, cells + forward pass as
+the remainder), to show where a saving would have to come from.
 
 Prints a Markdown table; writes JSON to bench/results/diagnosis_cost.json.
 """
@@ -26,8 +30,14 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from models.checkpoint import load_checkpoint  # noqa: E402
+from pipelines.dsp.envelope import spectral_kurtosis_band  # noqa: E402
+from pipelines.dsp.indicators import condition_indicators  # noqa: E402
 from pipelines.dsp.kinematics import BEARINGS  # noqa: E402
-from pipelines.inference.shaft import ShaftContext  # noqa: E402
+from pipelines.features import defect_orders as do  # noqa: E402
+from pipelines.features.comb_speed import comb_speed_scales  # noqa: E402
+from pipelines.features.spec import DEFECT_ORDER_SPEC  # noqa: E402
+from pipelines.features.windows import window_starts  # noqa: E402
+from pipelines.inference.shaft import ShaftContext, resolve_speed  # noqa: E402
 from pipelines.inference.snapshot import analyse_snapshot  # noqa: E402
 
 BUNDLED = ROOT / "models" / "bundled"
@@ -52,10 +62,42 @@ def median_ms(fn, repeats: int) -> float:
     return float(np.median(times) * 1e3)
 
 
+def step_rows(x: np.ndarray, fs: float, ctx: ShaftContext, repeats: int
+              ) -> list[tuple[str, float]]:
+    """The family1d path's steps, each timed alone on the same snapshot (the same calls
+    ``analyse_snapshot`` makes, in its order)."""
+    spec, dor = DEFECT_ORDER_SPEC, ctx.orders()
+    shaft = resolve_speed(x, fs, ctx).shaft_hz
+    orders = do.family_orders(dor)
+    n_win = min(x.shape[-1], int(round(spec.window_s * fs)))
+    starts = window_starts(x.shape[-1], n_win, spec.max_windows, None)
+    idx = starts[:, None] + np.arange(n_win)[None, :]
+    frames = x[:, idx].reshape(-1, n_win)
+    band = do.analysis_band(x[:, : 2 * n_win], fs, shaft, orders)
+    fmax = (max(float(orders.max()), float(do.PROBE_ORDERS.max())) * spec.n_cells
+            / spec.cells_per_unit + 3.0) * shaft
+    df, white, k_max = do.whitened_envelope_spectrum(frames, fs, band, shaft, fmax)
+    return [
+        ("condition indicators", median_ms(lambda: condition_indicators(x, fs, 9.80665), repeats)),
+        ("speed check (shaft comb)", median_ms(lambda: resolve_speed(x, fs, ctx), repeats)),
+        (f"window gather ({len(frames)} x {n_win})",
+         median_ms(lambda: x[:, idx].reshape(-1, n_win), repeats)),
+        ("kurtogram band", median_ms(
+            lambda: spectral_kurtosis_band(x[:, : 2 * n_win], fs), repeats)),
+        ("whitened envelope spectra", median_ms(
+            lambda: do.whitened_envelope_spectrum(frames, fs, band, shaft, fmax), repeats)),
+        ("comb speed search", median_ms(
+            lambda: comb_speed_scales(white, df, shaft, dor, spec, k_max), repeats)),
+        ("all model inputs (defect_order_inputs)", median_ms(
+            lambda: do.defect_order_inputs(x, fs, spec, shaft, dor), repeats)),
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=30)
+    ap.add_argument("--steps", action="store_true", help="time the family1d path step by step")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     ctx = ShaftContext(rpm=1500.0, defect_orders=BEARINGS["SKF 6309"].geometry.defect_orders())
@@ -73,6 +115,9 @@ def main() -> None:
             rows.append((label, f"{name}: indicators + inputs + CNN", median_ms(
                 lambda x=x, fs=fs, clf=clf: analyse_snapshot(x, fs, clf, shaft=ctx),
                 args.repeats)))
+        if args.steps:
+            rows += [(label, f"family1d step: {step}", ms)
+                     for step, ms in step_rows(x, fs, ctx, args.repeats)]
     print(f"| snapshot | step | median ms ({args.threads} thread) |\n|---|---|---:|")
     for snap, step, ms in rows:
         print(f"| {snap} | {step} | {ms:.1f} |")

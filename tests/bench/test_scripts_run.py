@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize("script, args", [
     ("detection_cost.py", ["--repeats", "2"]),
-    ("diagnosis_cost.py", ["--repeats", "1"]),
+    ("diagnosis_cost.py", ["--repeats", "1", "--steps"]),
 ])
 def test_benchmark_runs_and_prints_its_table(script, args, tmp_path):
     extra = ["--out", str(tmp_path / "out.json")] if script == "detection_cost.py" else []

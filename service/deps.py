@@ -4,16 +4,20 @@ before they reach the database, text without NUL or control characters)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 from service.batches.storage import RawStore
 from service.registry.runtime import ModelRuntime
 from service.settings import Settings
 from service.validation import ID_PATTERN, MAX_BIG_INT, MAX_DB_INT
+
+log = logging.getLogger("windwatch.db")
 
 
 def _settings(request: Request) -> Settings:
@@ -25,7 +29,14 @@ def _session(request: Request) -> Iterator[Session]:
     try:
         yield session
     finally:
-        session.close()
+        try:
+            session.close()
+        except sa_exc.DBAPIError as exc:
+            # The closing ROLLBACK found the connection dead (a terminated backend, a database
+            # restart). Whatever it held was committed or is gone with it, and the pool drops
+            # it; raising here would come after the response started and cut the client off.
+            log.warning("session closed on a dead connection: %s",
+                        str(exc).splitlines()[0][:300])
 
 
 def _runtime(request: Request) -> ModelRuntime:

@@ -95,6 +95,26 @@ def run_clients(server: str, headers: dict[str, str], n_clients: int, ledger: Le
     return threads
 
 
+def join_clients(threads: list[threading.Thread], deadline: float) -> bool:
+    """Wait for the gateway threads; True when all have finished. A client checks the deadline
+    between tries, so one may still be inside its last request (timeout 30 s) and back-off
+    (2 s at most) when the deadline passes: that much more is allowed, no more."""
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()) + 32)
+    return not any(t.is_alive() for t in threads)
+
+
+def server_log_summary(root: Path, n: int = 12) -> str:
+    """The server log's most frequent lines other than the request log (worker deaths,
+    database errors, tracebacks' last lines), counted: what a failed assertion shows."""
+    path = root / "server.log"
+    if not path.exists():
+        return "no server log"
+    lines = [ln[:200] for ln in path.read_text(errors="replace").splitlines()
+             if ln[:1].strip() and "[info     ] request" not in ln]
+    return "; ".join(f"{k} x{c}" for k, c in Counter(lines).most_common(n))
+
+
 def wait_healthy(server: str, headers: dict[str, str], timeout_s: float = 60) -> float:
     """Seconds until ``/healthz`` answers 200 (uvicorn replaces killed workers)."""
     t0 = time.monotonic()

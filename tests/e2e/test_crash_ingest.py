@@ -22,7 +22,9 @@ from sqlalchemy import create_engine, text
 from tests.conftest import PG_URL, postgres_schema_url
 from tests.e2e.crash_load import (
     Ledger,
+    join_clients,
     run_clients,
+    server_log_summary,
     server_pid,
     sweep_and_check,
     verify_exactly_once,
@@ -64,9 +66,8 @@ def test_kill_9_of_the_workers_loses_and_duplicates_nothing(backend, tmp_path, c
                 kills += 1
             rounds += 1
         stop.set()
-        for t in threads:
-            t.join(max(0.0, deadline - time.monotonic()))
-        assert kills >= KILLS and not any(t.is_alive() for t in threads), ledger
+        finished = join_clients(threads, deadline)
+        assert kills >= KILLS and finished, (ledger, server_log_summary(tmp_path))
         assert not ledger.bad, ledger.bad[:3]
         wait_healthy(server, server.headers)  # uvicorn replaced the workers; no restart
     stored = verify_exactly_once(url, tmp_path / "data", ledger)
@@ -108,13 +109,12 @@ def test_database_connections_terminated_mid_load_give_503_or_success(tmp_path, 
                 time.sleep(rng.uniform(0.1, 0.6))
                 terminated += conn.execute(terminate, {"app": app_name}).scalar_one()
         stop.set()
-        for t in threads:
-            t.join(max(0.0, deadline - time.monotonic()))
+        finished = join_clients(threads, deadline)
         done.set()
         for t in readers:
             t.join(30)
         admin.dispose()
-        assert terminated > 0 and not any(t.is_alive() for t in threads), ledger
+        assert terminated > 0 and finished, (ledger, server_log_summary(tmp_path))
         assert not ledger.bad, ledger.bad[:3]
         # Recovered without restart: the very next requests succeed (both workers).
         with httpx.Client(base_url=server, headers=server.headers, timeout=30) as http:

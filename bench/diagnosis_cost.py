@@ -71,8 +71,7 @@ def step_rows(x: np.ndarray, fs: float, ctx: ShaftContext, repeats: int
     orders = do.family_orders(dor)
     n_win = min(x.shape[-1], int(round(spec.window_s * fs)))
     starts = window_starts(x.shape[-1], n_win, spec.max_windows, None)
-    idx = starts[:, None] + np.arange(n_win)[None, :]
-    frames = x[:, idx].reshape(-1, n_win)
+    frames = gather_windows(x, starts, n_win).reshape(-1, n_win)
     band = do.analysis_band(x[:, : 2 * n_win], fs, shaft, orders)
     fmax = (max(float(orders.max()), float(do.PROBE_ORDERS.max())) * spec.n_cells
             / spec.cells_per_unit + 3.0) * shaft
@@ -81,7 +80,7 @@ def step_rows(x: np.ndarray, fs: float, ctx: ShaftContext, repeats: int
         ("condition indicators", median_ms(lambda: condition_indicators(x, fs, 9.80665), repeats)),
         ("speed check (shaft comb)", median_ms(lambda: resolve_speed(x, fs, ctx), repeats)),
         (f"window gather ({len(frames)} x {n_win})",
-         median_ms(lambda: x[:, idx].reshape(-1, n_win), repeats)),
+         median_ms(lambda: gather_windows(x, starts, n_win).reshape(-1, n_win), repeats)),
         ("kurtogram band", median_ms(
             lambda: spectral_kurtosis_band(x[:, : 2 * n_win], fs), repeats)),
         ("whitened envelope spectra", median_ms(

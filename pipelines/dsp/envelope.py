@@ -67,7 +67,9 @@ def spectral_kurtosis_band(
         st = torch.stft(xt, n_fft=n_fft, hop_length=n_fft // 4, window=hann_torch(n_fft),
                         center=False, return_complex=True)
         p = st.real.square().addcmul_(st.imag, st.imag).double()  # (C, F, T)
-        sk = ((p * p).mean(dim=-1) / p.mean(dim=-1).square().clamp_min(1e-300) - 2.0).mean(dim=0)
+        # The frame moments as dot products: no (C, F, T) temporary for p * p.
+        m2, m1 = torch.linalg.vecdot(p, p) / p.shape[-1], p.mean(dim=-1)
+        sk = (m2 / m1.square().clamp_min(1e-300) - 2.0).mean(dim=0)
         bw = fs_hz / n_fft
         centres = torch.arange(sk.shape[0], dtype=torch.float64) * bw
         usable = (centres - bw / 2 >= f_min_hz) & (centres + bw / 2 < fs_hz / 2)

@@ -40,7 +40,7 @@ from pipelines.dsp.spectra import fft_workers
 from pipelines.features.cells import read_cells, row_medians
 from pipelines.features.comb_speed import comb_speed_scales
 from pipelines.features.spec import InputSpec
-from pipelines.features.windows import window_starts
+from pipelines.features.windows import gather_windows, window_starts
 
 FAMILIES = ("FTF", "BPFO", "BPFI", "BSF", "SHAFT")
 SIDEBANDS = (-2, -1, 0, 1, 2)  # shaft orders either side of each family harmonic
@@ -157,7 +157,7 @@ def defect_order_inputs(x: np.ndarray, fs_hz: float, spec: InputSpec, shaft_hz: 
     n_win = min(x.shape[-1], int(round(spec.window_s * fs_hz)))
     stride = None if stride_s is None else max(1, int(round(stride_s * fs_hz)))
     starts = window_starts(x.shape[-1], n_win, spec.max_windows, stride)
-    frames = x[:, starts[:, None] + np.arange(n_win)[None, :]].reshape(-1, n_win)
+    frames = gather_windows(x, starts, n_win).reshape(-1, n_win)
     ch = np.repeat(np.arange(x.shape[0]), len(starts))
     band = analysis_band(x[:, : 2 * n_win], fs_hz, shaft_hz, orders)
     fmax = (max(float(orders.max()), float(PROBE_ORDERS.max())) * spec.n_cells

@@ -31,6 +31,13 @@ def window_starts(
     return np.linspace(0, last, k).round().astype(np.int64)
 
 
+def gather_windows(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """(..., N) -> (..., W, length) copies of the windows starting at ``starts``. Indexing a
+    strided view copies whole rows; an index array per sample gathered element by element
+    (3 ms instead of 0.1 for 24 windows of 25,600 samples)."""
+    return np.lib.stride_tricks.sliding_window_view(x, length, axis=-1)[..., starts, :]
+
+
 def segment_starts(n: int, fs_hz: float, spec: InputSpec) -> np.ndarray | None:
     """Native-rate start of each inference window (multiples of ``down`` past the margin), or
     None when the record is too short for the margins. Window w is output samples
@@ -61,7 +68,7 @@ def _segment_windows(x: np.ndarray, fs_hz: float, spec: InputSpec) -> np.ndarray
     seg_out, k = spec.window_len, len(starts)
     x = np.ascontiguousarray(x, dtype=np.float32)
     if up == down:
-        return x[:, starts[:, None] + np.arange(seg_out)[None, :]]
+        return gather_windows(x, starts, seg_out)
     n_blocks = math.ceil(seg_out / up)  # output blocks of ``up`` samples, each from ``down`` inputs
     m, t0 = polyphase_matrix(up, down)
     width = m.shape[0]
@@ -103,7 +110,6 @@ def windows_at_model_rate(
             f"record too short: {x.shape[-1]} samples at {fs_hz:g} Hz is less than one "
             f"{spec.window_s:.3f} s analysis window"
         )
-    idx = starts[:, None] + np.arange(spec.window_len)[None, :]
-    frames = xr[:, idx]  # (C, W, L)
+    frames = gather_windows(xr, starts, spec.window_len)  # (C, W, L)
     ch = np.repeat(np.arange(xr.shape[0]), len(starts))
     return frames.reshape(-1, spec.window_len), ch

@@ -24,7 +24,7 @@ from pipelines.dsp.envelope import envelope, spectral_kurtosis_band
 from pipelines.dsp.resample import resample
 from pipelines.features.inputs import standardise
 from pipelines.features.spec import InputSpec
-from pipelines.features.windows import window_starts
+from pipelines.features.windows import gather_windows, window_starts
 from pipelines.learning.datasets import CLASSES, Recording
 from pipelines.learning.training import fit_quick
 
@@ -39,7 +39,7 @@ def envelope_inputs(rec: Recording, spec: InputSpec = ENVELOPE_SPEC,
     env = envelope(x, spec.fs_hz, (lo, hi))[0]
     stride = None if stride_s is None else max(1, int(round(stride_s * spec.fs_hz)))
     starts = window_starts(len(env), spec.n_fft, spec.max_windows, stride)
-    frames = env[starts[:, None] + np.arange(spec.n_fft)[None, :]]
+    frames = gather_windows(env, starts, spec.n_fft)
     frames = frames - frames.mean(axis=1, keepdims=True)  # the envelope's DC says nothing
     spec_c = scipy.fft.rfft(frames * np.hanning(spec.n_fft), axis=-1)[:, : spec.n_bins]
     z = 10.0 * np.log10(np.abs(spec_c) ** 2 + 1e-20)

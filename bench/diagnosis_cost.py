@@ -36,7 +36,7 @@ from pipelines.dsp.kinematics import BEARINGS  # noqa: E402
 from pipelines.features import defect_orders as do  # noqa: E402
 from pipelines.features.comb_speed import comb_speed_scales  # noqa: E402
 from pipelines.features.spec import DEFECT_ORDER_SPEC  # noqa: E402
-from pipelines.features.windows import window_starts  # noqa: E402
+from pipelines.features.windows import gather_windows, window_starts  # noqa: E402
 from pipelines.inference.shaft import ShaftContext, resolve_speed  # noqa: E402
 from pipelines.inference.snapshot import analyse_snapshot  # noqa: E402
 

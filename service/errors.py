@@ -15,6 +15,12 @@ from sqlalchemy import exc as sa_exc
 
 log = logging.getLogger("windwatch.errors")
 
+# What a database outage raises (server down, connection terminated, pool exhausted): the
+# client's cue to retry, never a server bug.
+DATABASE_OUTAGES: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError,
+    sa_exc.DisconnectionError)
+
 
 class WindwatchError(Exception):
     """Base of every error the API reports to the client; ``status_code`` is the HTTP status."""
@@ -149,8 +155,7 @@ def install_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": err.detail}, status_code=err.status_code,
                             headers=err.headers)
 
-    for outage in (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError,
-                   sa_exc.DisconnectionError):
+    for outage in DATABASE_OUTAGES:
         app.add_exception_handler(outage, _database_down)
 
     @app.exception_handler(sa_exc.DBAPIError)

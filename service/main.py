@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -22,13 +23,14 @@ from service.dashboard.router import STATIC_DIR
 from service.dashboard.router import router as dashboard_router
 from service.db import get_engine, session_factory
 from service.docs import install_docs
-from service.errors import install_handlers
+from service.errors import DATABASE_OUTAGES, install_handlers
 from service.openapi import install_openapi
 from service.registry.runtime import ModelRuntime
 from service.security import install_http_hardening
 from service.settings import Settings, get_settings
 
 log = structlog.get_logger("windwatch")
+PRELOAD_TRIES = 4  # 0.25 + 0.5 + 1 s between them: a terminated connection or a quick restart
 
 
 def configure_logging(level: str = "INFO", json: bool = False) -> None:
@@ -47,6 +49,28 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
     )
 
 
+async def preload_model(app: FastAPI, tries: int = PRELOAD_TRIES) -> None:
+    """Load the production model before the worker serves, so the first snapshot does not pay
+    for it. A database outage must not stop the worker: uvicorn stops the WHOLE server when a
+    worker fails to start, so a database restart while a worker is being replaced (or started
+    late, beside one already serving) would take the service down. After a few tries the worker
+    serves without it (503s while the database is down) and the first request loads it."""
+    for attempt in range(tries):
+        try:
+            with app.state.session_factory() as session:
+                served = app.state.runtime.production(session=session)
+        except DATABASE_OUTAGES as exc:
+            log.warning("model not loaded yet: database unavailable", attempt=attempt + 1,
+                        error=str(exc).splitlines()[0][:200])
+            if attempt + 1 < tries:
+                await asyncio.sleep(0.25 * 2**attempt)
+            continue
+        log.info("model loaded", model=served.name, version=served.version_id,
+                 torch_threads=torch.get_num_threads())
+        return
+    log.warning("serving without a preloaded model: the first request loads it")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app. The schema must already be migrated (``windwatch migrate``)."""
     settings = settings or get_settings()
@@ -57,10 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Threads per worker from the worker count: 2 procs x 2 threads on 2 cores ran a small
         # CNN 4-8x slower than 2 x 1 (thread oversubscription).
         torch.set_num_threads(settings.effective_torch_threads())
-        with app.state.session_factory() as session:
-            served = app.state.runtime.production(session=session)  # load the model once, now
-        log.info("model loaded", model=served.name, version=served.version_id,
-                 torch_threads=torch.get_num_threads())
+        await preload_model(app)
         yield
 
     app = FastAPI(

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 from service.batches.storage import RawStore
+from service.errors import DATABASE_OUTAGES, outage_summary
 from service.registry.runtime import ModelRuntime
 from service.settings import Settings
 from service.validation import ID_PATTERN, MAX_BIG_INT, MAX_DB_INT
@@ -31,12 +31,11 @@ def _session(request: Request) -> Iterator[Session]:
     finally:
         try:
             session.close()
-        except sa_exc.DBAPIError as exc:
+        except DATABASE_OUTAGES as exc:
             # The closing ROLLBACK found the connection dead (a terminated backend, a database
             # restart). Whatever it held was committed or is gone with it, and the pool drops
             # it; raising here would come after the response started and cut the client off.
-            log.warning("session closed on a dead connection: %s",
-                        str(exc).splitlines()[0][:300])
+            log.warning("session closed on a dead connection: %s", outage_summary(exc))
 
 
 def _runtime(request: Request) -> ModelRuntime:

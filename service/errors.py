@@ -22,6 +22,11 @@ DATABASE_OUTAGES: tuple[type[Exception], ...] = (
     sa_exc.DisconnectionError)
 
 
+def outage_summary(exc: Exception) -> str:
+    """The first line of a database error, bounded: what a log line about an outage shows."""
+    return str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+
+
 class WindwatchError(Exception):
     """Base of every error the API reports to the client; ``status_code`` is the HTTP status."""
 
@@ -150,7 +155,7 @@ def install_handlers(app: FastAPI) -> None:
     # A database outage is the client's cue to retry, not a server bug: 503 + Retry-After.
     # The pool (pool_pre_ping, invalidation on disconnect) reconnects on the next request.
     async def _database_down(_: Request, exc: Exception) -> JSONResponse:
-        log.warning("database unavailable: %s", str(exc).splitlines()[0][:300])
+        log.warning("database unavailable: %s", outage_summary(exc))
         err = DatabaseUnavailable("the database is unavailable; retry later")
         return JSONResponse({"detail": err.detail}, status_code=err.status_code,
                             headers=err.headers)

@@ -23,7 +23,7 @@ from service.dashboard.router import STATIC_DIR
 from service.dashboard.router import router as dashboard_router
 from service.db import get_engine, session_factory
 from service.docs import install_docs
-from service.errors import DATABASE_OUTAGES, install_handlers
+from service.errors import DATABASE_OUTAGES, install_handlers, outage_summary
 from service.openapi import install_openapi
 from service.registry.runtime import ModelRuntime
 from service.security import install_http_hardening
@@ -61,7 +61,7 @@ async def preload_model(app: FastAPI, tries: int = PRELOAD_TRIES) -> None:
                 served = app.state.runtime.production(session=session)
         except DATABASE_OUTAGES as exc:
             log.warning("model not loaded yet: database unavailable", attempt=attempt + 1,
-                        error=str(exc).splitlines()[0][:200])
+                        error=outage_summary(exc))
             if attempt + 1 < tries:
                 await asyncio.sleep(0.25 * 2**attempt)
             continue

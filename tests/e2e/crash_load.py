@@ -24,6 +24,8 @@ from tests.live_server import BIN
 from tests.service.bodies import signal
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
+CLIENT_TIMEOUT_S = 30.0  # a gateway's HTTP timeout
+MAX_BACKOFF_S = 2.0  # the longest a gateway waits between tries
 
 
 @dataclass
@@ -74,7 +76,7 @@ def post_until_acked(http: httpx.Client, turbine: str, i: int, ledger: Ledger,
                 return
             delay = max(delay, float(r.headers.get("Retry-After", delay)))
         time.sleep(delay)
-        delay = min(delay * 2, 2.0)
+        delay = min(delay * 2, MAX_BACKOFF_S)
 
 
 def run_clients(server: str, headers: dict[str, str], n_clients: int, ledger: Ledger,
@@ -83,7 +85,7 @@ def run_clients(server: str, headers: dict[str, str], n_clients: int, ledger: Le
     other (each until acknowledged) until ``stop`` is set, at most ``n_max`` each."""
 
     def gateway(c: int) -> None:
-        with httpx.Client(base_url=server, headers=headers, timeout=30) as http:
+        with httpx.Client(base_url=server, headers=headers, timeout=CLIENT_TIMEOUT_S) as http:
             for i in range(n_max):
                 if stop.is_set():
                     return
@@ -97,10 +99,10 @@ def run_clients(server: str, headers: dict[str, str], n_clients: int, ledger: Le
 
 def join_clients(threads: list[threading.Thread], deadline: float) -> bool:
     """Wait for the gateway threads; True when all have finished. A client checks the deadline
-    between tries, so one may still be inside its last request (timeout 30 s) and back-off
-    (2 s at most) when the deadline passes: that much more is allowed, no more."""
+    between tries, so one may still be inside its last request and back-off when the deadline
+    passes: that much more is allowed, no more."""
     for t in threads:
-        t.join(max(0.0, deadline - time.monotonic()) + 32)
+        t.join(max(0.0, deadline - time.monotonic()) + CLIENT_TIMEOUT_S + MAX_BACKOFF_S)
     return not any(t.is_alive() for t in threads)
 
 

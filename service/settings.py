@@ -15,7 +15,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from pipelines.baselines.model import DEFAULT_THRESHOLD
+from pipelines.baselines.model import DEFAULT_SPEED_BIN, DEFAULT_THRESHOLD
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_MODEL_DIR = REPO_ROOT / "models" / "bundled"
@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     baseline_snapshots: int = Field(
         default=20, ge=5, le=1000, description="Snapshots a sensor's healthy baseline is "
         "learnt from before its anomaly score is computed.",
+    )
+    baseline_speed_bin: float = Field(
+        default=DEFAULT_SPEED_BIN, ge=0, le=1, description="Relative width of a speed class: "
+        "a sensor learns one healthy baseline per class of the batches' given rpm (log-spaced, "
+        "0.1: 10 % wide); 0: one baseline for every speed.",
     )
     anomaly_threshold: float = Field(
         default=DEFAULT_THRESHOLD, gt=0, description="Anomaly score above which a snapshot counts against "

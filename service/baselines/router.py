@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from pipelines.baselines.model import ANY_SPEED
 from service.auth.deps import OperateDep
 from service.baselines import service
 from service.baselines.schemas import BaselineOut, BaselineVersionOut, FitIn
@@ -18,27 +19,36 @@ PATH = "/turbines/{turbine_id}/sensors/{sensor}/baseline"
 
 def version_out(row: SensorBaseline) -> BaselineVersionOut:
     """The summary of one baseline version."""
+    rng = service.rpm_range(row)
     return BaselineVersionOut(
-        version=row.version, state=row.state, source=row.source, n_seen=service.n_seen(row),
+        version=row.version, rpm_range=None if rng is None else list(rng), state=row.state,
+        source=row.source, n_seen=service.n_seen(row),
         n_required=row.n_required, created_at=row.created_at, fitted_at=row.fitted_at,
         reset_at=row.reset_at, period_start=row.period_start, period_end=row.period_end)
 
 
 def baseline_out(*, session, turbine_name: str, sensor: Sensor, row: SensorBaseline) -> BaselineOut:
-    """A sensor's current baseline with every version's summary."""
+    """A speed class of a sensor's baseline (``row``) with every class of its current version
+    and every version's summary."""
     head = version_out(row)
-    msg = (f"learning: {head.n_seen} of {head.n_required} snapshots" if row.state == LEARNING
-           else f"ready: version {row.version} from {head.n_seen} snapshots ({row.source})")
+    current = service.classes(session, sensor.id)
+    shown = [c for c in current if c.speed_bin != ANY_SPEED or service.n_seen(c) or len(current) == 1]
+    msg = "; ".join(
+        f"{service.describe_class(c)}: " + (
+            f"learning {service.n_seen(c)} of {c.n_required} snapshots" if c.state == LEARNING
+            else f"ready from {service.n_seen(c)} snapshots ({c.source})") for c in shown)
     return BaselineOut(
         **head.model_dump(), turbine_id=turbine_name, sensor=sensor.name,
         threshold=row.threshold, fs_hz=row.fs_hz, median=row.median, scale=row.scale,
-        message=msg,
+        message=f"version {row.version}: {msg or 'no snapshot yet'}",
+        classes=[version_out(c) for c in current],
         versions=[version_out(v) for v in service.history(session=session, sensor_id=sensor.id)])
 
 
 @router.get(PATH, response_model=BaselineOut)
 def get_baseline(turbine_id: str, sensor: str, session: SessionDep) -> BaselineOut:
-    """The sensor's current baseline: state (learning k of N, or ready), version, medians."""
+    """The sensor's current baseline: its newest speed class (state: learning k of N, or ready;
+    version, medians) and every class of the current version."""
     s, row = service.get(session=session, turbine_name=turbine_id, sensor_name=sensor)
     if row is None:
         raise NotFound(f"sensor {sensor!r} of turbine {turbine_id!r} has no baseline yet "
@@ -66,7 +76,8 @@ def fit_baseline(turbine_id: str, sensor: str, body: FitIn, session: SessionDep,
     holds too few snapshots; nothing is written then."""
     s, row = service.fit_period(session=session, turbine_name=turbine_id, sensor_name=sensor,
                                 start=body.start, end=body.end,
-                                threshold=settings.anomaly_threshold, actor=principal.actor)
+                                threshold=settings.anomaly_threshold, actor=principal.actor,
+                                speed_bin_width=settings.baseline_speed_bin)
     out = baseline_out(session=session, turbine_name=turbine_id, sensor=s, row=row)
     session.commit()
     return out

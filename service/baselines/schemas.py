@@ -17,9 +17,15 @@ class FitIn(BaseModel):
 
 
 class BaselineVersionOut(BaseModel):
+    """One speed class of one version."""
+
     version: int
+    rpm_range: list[float] | None = Field(
+        description="The speed class [low, high) rpm; null: snapshots without a given rpm (or "
+        "every snapshot, with speed classes off).")
     state: str = Field(description="learning | ready")
-    source: str = Field(description="first_n (the sensor's first snapshots) | marked_period")
+    source: str = Field(description="first_n (the class's first snapshots) | marked_period | "
+                        "refreshed")
     n_seen: int
     n_required: int
     created_at: datetime
@@ -37,4 +43,8 @@ class BaselineOut(BaselineVersionOut):
     median: dict[str, float] | None = Field(description="Per feature (scale-free, log units).")
     scale: dict[str, float] | None = Field(description="Robust scale: 1.4826 x MAD, floored.")
     message: str
-    versions: list[BaselineVersionOut] = Field(description="Every version, newest first.")
+    classes: list[BaselineVersionOut] = Field(
+        description="Every speed class of the current version, slowest first: each learns "
+        "from its own first snapshots.")
+    versions: list[BaselineVersionOut] = Field(
+        description="Every class of every version, newest version first.")

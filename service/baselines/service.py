@@ -12,13 +12,14 @@ import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pipelines.baselines import model
 from service.auth import audit
 from service.baselines.tables import FIRST_N, LEARNING, MARKED_PERIOD, READY, SensorBaseline
+from service.batches.tables import Batch
 from service.db import utcnow
 from service.errors import BadRequest, NotFound
 from service.predictions.tables import INGEST, Prediction
@@ -28,10 +29,12 @@ from service.turbines.tables import Sensor
 
 @dataclass(frozen=True)
 class DetectionConfig:
-    """How new baselines are made: snapshots to learn from, and the anomaly threshold."""
+    """How new baselines are made: snapshots to learn from, the anomaly threshold, and the
+    relative width of a speed class (0: one baseline for every speed)."""
 
     n_required: int = 20
     threshold: float = model.DEFAULT_THRESHOLD
+    speed_bin_width: float = model.DEFAULT_SPEED_BIN
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class Detection:
     n_required: int
     threshold: float
     score: float | None = None
+    rpm_range: tuple[float, float] | None = None  # the speed class; None: any speed
 
     @property
     def is_anomalous(self) -> bool | None:
@@ -52,17 +56,59 @@ class Detection:
 
 
 def current(session: Session, sensor_id: int, lock: bool = False) -> SensorBaseline | None:
-    """The sensor's newest baseline version (locked for update if ``lock``), or None."""
+    """The sensor's newest baseline row (of its current version; locked for update if
+    ``lock``), or None before its first snapshot."""
     stmt = (select(SensorBaseline).where(SensorBaseline.sensor_id == sensor_id)
-            .order_by(SensorBaseline.version.desc()).limit(1))
+            .order_by(SensorBaseline.version.desc(), SensorBaseline.id.desc()).limit(1))
     if lock:
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return session.scalar(stmt)
 
 
+def current_version(session: Session, sensor_id: int) -> int | None:
+    """The sensor's current baseline version (the newest), or None."""
+    return session.scalar(select(func.max(SensorBaseline.version))
+                          .where(SensorBaseline.sensor_id == sensor_id))
+
+
+def class_row(session: Session, sensor_id: int, version: int, speed_bin: int,
+              lock: bool = False) -> SensorBaseline | None:
+    """One speed class of one version (locked for update if ``lock``), or None."""
+    stmt = select(SensorBaseline).where(SensorBaseline.sensor_id == sensor_id,
+                                        SensorBaseline.version == version,
+                                        SensorBaseline.speed_bin == speed_bin)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return session.scalar(stmt)
+
+
+def classes(session: Session, sensor_id: int) -> list[SensorBaseline]:
+    """Every speed class of the sensor's current version, slowest first ("any speed" first)."""
+    version = current_version(session, sensor_id)
+    if version is None:
+        return []
+    return list(session.scalars(select(SensorBaseline)
+                                .where(SensorBaseline.sensor_id == sensor_id,
+                                       SensorBaseline.version == version)
+                                .order_by(SensorBaseline.speed_bin)))
+
+
 def n_seen(row: SensorBaseline) -> int:
     """Snapshots collected so far (learning) or fitted from (ready)."""
     return len(row.samples or []) if row.state == LEARNING else (row.n_fitted or 0)
+
+
+def rpm_range(row: SensorBaseline) -> tuple[float, float] | None:
+    """The speed class's [low, high) rpm, None for the "any speed" class."""
+    if row.rpm_min is None or row.rpm_max is None:
+        return None
+    return row.rpm_min, row.rpm_max
+
+
+def describe_class(row: SensorBaseline) -> str:
+    """A class in words: "1156-1272 rpm" or "any speed"."""
+    rng = rpm_range(row)
+    return "any speed" if rng is None else f"{rng[0]:.0f}-{rng[1]:.0f} rpm"
 
 
 def as_baseline(row: SensorBaseline) -> model.Baseline:
@@ -80,40 +126,54 @@ def _store_fit(row: SensorBaseline, fitted: model.Baseline) -> None:
     row.fs_hz = row.fs_hz if fitted.fs_hz is None else fitted.fs_hz
 
 
-def _new_version(session: Session, sensor_id: int, previous: SensorBaseline | None,
-                 n_required: int, threshold: float, **values) -> SensorBaseline:
-    if previous is not None and previous.reset_at is None:
-        previous.reset_at = utcnow()
-    row = SensorBaseline(sensor_id=sensor_id, version=(previous.version + 1) if previous else 1,
-                         n_required=n_required, threshold=threshold, samples=[], **values)
-    session.add(row)
-    return row
+def _class_values(speed_bin: int, width: float) -> dict:
+    rng = model.speed_bin_range(speed_bin, width)
+    return {"speed_bin": speed_bin, "rpm_min": None if rng is None else rng[0],
+            "rpm_max": None if rng is None else rng[1]}
 
 
-def _first_version(session: Session, sensor_id: int, n_required: int, threshold: float
-                   ) -> SensorBaseline:
-    """Version 1 of a sensor's baseline; a concurrent ingest creating it first wins."""
+def _supersede(session: Session, sensor_id: int) -> int:
+    """Mark every row of the sensor's current version reset; the next version's number."""
+    previous = current_version(session, sensor_id)
+    if previous is not None:
+        session.execute(update(SensorBaseline)
+                        .where(SensorBaseline.sensor_id == sensor_id,
+                               SensorBaseline.version == previous,
+                               SensorBaseline.reset_at.is_(None))
+                        .values(reset_at=utcnow()))
+    return (previous or 0) + 1
+
+
+def _new_class(session: Session, sensor_id: int, version: int, speed_bin: int,
+               config: DetectionConfig) -> SensorBaseline:
+    """A learning speed class of a version; a concurrent ingest creating it first wins."""
     try:
         with session.begin_nested():
-            row = _new_version(session, sensor_id, None, n_required, threshold)
+            row = SensorBaseline(sensor_id=sensor_id, version=version, n_required=config.n_required,
+                                 threshold=config.threshold, samples=[],
+                                 **_class_values(speed_bin, config.speed_bin_width))
+            session.add(row)
             session.flush()
         return row
     except IntegrityError:
-        found = current(session, sensor_id, lock=True)
+        found = class_row(session, sensor_id, version, speed_bin, lock=True)
         assert found is not None
         return found
 
 
 def observe(*, session: Session, sensor_id: int, features: dict[str, float], fs_hz: float,
-            config: DetectionConfig) -> Detection:
-    """Learn from or score one snapshot's features (in the caller's transaction); non-finite
-    features are left out."""
+            config: DetectionConfig, rpm: float | None = None) -> Detection:
+    """Learn from or score one snapshot's features (in the caller's transaction) in the speed
+    class of its given ``rpm`` (the "any speed" class without one); non-finite features are
+    left out."""
     features = model.finite(features)
-    row = current(session, sensor_id)  # no lock to score against a ready baseline
+    speed_bin = model.speed_bin(rpm, config.speed_bin_width)
+    version = current_version(session, sensor_id) or 1
+    row = class_row(session, sensor_id, version, speed_bin)  # no lock to score a ready class
     if row is None or row.state == LEARNING:
-        row = current(session, sensor_id, lock=True)
+        row = class_row(session, sensor_id, version, speed_bin, lock=True)
         if row is None:
-            row = _first_version(session, sensor_id, config.n_required, config.threshold)
+            row = _new_class(session, sensor_id, version, speed_bin, config)
     if row.state == LEARNING:
         row.samples = [*row.samples, dict(features)]  # a new list: JSON columns track assignment
         if row.fs_hz is None:
@@ -124,10 +184,11 @@ def observe(*, session: Session, sensor_id: int, features: dict[str, float], fs_
             with contextlib.suppress(ValueError):
                 _store_fit(row, model.fit(row.samples, fs_hz=row.fs_hz))
         session.flush()
-        return Detection(LEARNING, row.version, n_seen, row.n_required, row.threshold)
+        return Detection(LEARNING, row.version, n_seen, row.n_required, row.threshold,
+                         rpm_range=rpm_range(row))
     value = model.score(as_baseline(row), features)
     return Detection(READY, row.version, row.n_fitted or 0, row.n_required, row.threshold,
-                     None if value != value else value)
+                     None if value != value else value, rpm_range=rpm_range(row))
 
 
 def _sensor(session: Session, turbine_name: str, sensor_name: str) -> Sensor:
@@ -146,18 +207,23 @@ def get(*, session: Session, turbine_name: str, sensor_name: str
 
 
 def history(*, session: Session, sensor_id: int) -> list[SensorBaseline]:
-    """Every version of a sensor's baseline, newest first."""
+    """Every version of a sensor's baseline (each speed class a row), newest first."""
     return list(session.scalars(select(SensorBaseline).where(SensorBaseline.sensor_id == sensor_id)
-                                .order_by(SensorBaseline.version.desc())))
+                                .order_by(SensorBaseline.version.desc(),
+                                          SensorBaseline.speed_bin)))
 
 
 def reset(*, session: Session, turbine_name: str, sensor_name: str, n_required: int,
           threshold: float, actor: str) -> tuple[Sensor, SensorBaseline]:
-    """Start a new learning version from the next snapshots; older versions are kept.
-    Audited as ``actor``."""
+    """Start a new learning version: every speed class learns again from its next snapshots
+    (the "any speed" class is created at once, the others with their first snapshot); older
+    versions are kept. Audited as ``actor``."""
     sensor = _sensor(session, turbine_name, sensor_name)
-    row = _new_version(session, sensor.id, current(session, sensor.id, lock=True), n_required,
-                       threshold, state=LEARNING, source=FIRST_N)
+    current(session, sensor.id, lock=True)  # serialises concurrent resets and refits
+    row = SensorBaseline(sensor_id=sensor.id, version=_supersede(session, sensor.id),
+                         n_required=n_required, threshold=threshold, samples=[], state=LEARNING,
+                         source=FIRST_N)
+    session.add(row)
     audit.record(session=session, actor=actor, action="baseline.reset",
                  target=f"turbine:{turbine_name}/sensor:{sensor_name}")
     session.flush()
@@ -165,30 +231,34 @@ def reset(*, session: Session, turbine_name: str, sensor_name: str, n_required: 
 
 
 def fit_period(*, session: Session, turbine_name: str, sensor_name: str, start: datetime,
-               end: datetime, threshold: float, actor: str) -> tuple[Sensor, SensorBaseline]:
+               end: datetime, threshold: float, actor: str,
+               speed_bin_width: float = model.DEFAULT_SPEED_BIN) -> tuple[Sensor, SensorBaseline]:
     """Mark [start, end) as healthy: a new ready version fitted from the stored features of
-    the sensor's snapshots recorded in it. BadRequest (nothing written) for an empty or
-    inverted period, or one with fewer snapshots than a baseline needs. Audited as ``actor``."""
+    the sensor's snapshots recorded in it, one class per speed class the period fills (the
+    others learn from their next snapshots); the row returned is the class fitted from most.
+    BadRequest (nothing written) for an empty or inverted period, or one with fewer snapshots
+    than a baseline needs in every speed class. Audited as ``actor``."""
     if start.tzinfo is None or end.tzinfo is None:
         raise BadRequest("start and end need a time zone (ISO-8601 with Z or +hh:mm)")
     if start >= end:
         raise BadRequest(f"start ({start.isoformat()}) must be before end ({end.isoformat()})")
     sensor = _sensor(session, turbine_name, sensor_name)
     rows = session.execute(
-        select(Prediction.features, Prediction.recorded_at)
+        select(Prediction.features, Batch.rpm).join(Batch, Batch.id == Prediction.batch_id)
         .where(Prediction.sensor_id == sensor.id, Prediction.recorded_at >= start,
                Prediction.recorded_at < end, Prediction.features.is_not(None),
                Prediction.source == INGEST)
         .order_by(Prediction.recorded_at, Prediction.id)
     ).all()
-    samples = [r[0] for r in rows if r[0]]
-    if len(samples) < model.MIN_SAMPLES:
+    rows = [r for r in rows if r[0]]
+    if len(rows) < model.MIN_SAMPLES:
         raise BadRequest(
-            f"the period {start.isoformat()} .. {end.isoformat()} holds {len(samples)} snapshots "
+            f"the period {start.isoformat()} .. {end.isoformat()} holds {len(rows)} snapshots "
             f"of sensor {sensor_name!r} with features; a baseline needs at least "
             f"{model.MIN_SAMPLES}")
     try:
-        row = fit_samples(session=session, sensor_id=sensor.id, samples=samples,
+        row = fit_samples(session=session, sensor_id=sensor.id, samples=[r[0] for r in rows],
+                          rpms=[r[1] for r in rows], speed_bin_width=speed_bin_width,
                           source=MARKED_PERIOD, threshold=threshold, start=start, end=end)
     except ValueError as exc:
         raise BadRequest(f"cannot fit a baseline from this period: {exc}") from exc
@@ -198,18 +268,63 @@ def fit_period(*, session: Session, turbine_name: str, sensor_name: str, start: 
     return sensor, row
 
 
+def _fit_classes(samples: list[dict[str, float]], rpms: list[float | None], width: float
+                 ) -> dict[int, tuple[list[dict[str, float]], model.Baseline]]:
+    """Speed class -> (its samples, their fit), for every class with enough samples that fit;
+    ValueError naming the classes when none does."""
+    groups: dict[int, list[dict[str, float]]] = {}
+    for features, rpm in zip(samples, rpms, strict=True):
+        groups.setdefault(model.speed_bin(rpm, width), []).append(features)
+    fits, why = {}, []
+    for k, group in sorted(groups.items()):
+        rng = model.speed_bin_range(k, width)
+        name = "any speed" if rng is None else f"{rng[0]:.0f}-{rng[1]:.0f} rpm"
+        if len(group) < model.MIN_SAMPLES:
+            why.append(f"{name}: {len(group)} snapshots")
+            continue
+        try:
+            fits[k] = (group, model.fit(group))
+        except ValueError as exc:
+            why.append(f"{name}: {exc}")
+    if not fits:
+        raise ValueError(f"no speed class holds {model.MIN_SAMPLES} snapshots that can be "
+                         f"fitted ({'; '.join(why)})")
+    return fits
+
+
 def fit_samples(*, session: Session, sensor_id: int, samples: list[dict[str, float]],
-                source: str, threshold: float, start: datetime | None = None,
-                end: datetime | None = None) -> SensorBaseline:
-    """A new ready version fitted from snapshots' feature dicts (``source`` says how they were
-    chosen: a marked period, or a refresh from recent healthy snapshots); ValueError, nothing
-    written, when they cannot be fitted."""
-    fitted = model.fit(samples)
-    previous = current(session, sensor_id, lock=True)
-    row = _new_version(session, sensor_id, previous, len(samples), threshold,
-                       state=READY, source=source, period_start=start, period_end=end,
-                       fs_hz=previous.fs_hz if previous else None)
-    row.samples = samples
-    _store_fit(row, fitted)
-    session.flush()
+                rpms: list[float | None], speed_bin_width: float, source: str, threshold: float,
+                start: datetime | None = None, end: datetime | None = None,
+                keep_other_classes: bool = False) -> SensorBaseline:
+    """A new ready version fitted from snapshots' feature dicts, grouped by the speed class of
+    their given rpm (``source`` says how they were chosen: a marked period, or a refresh from
+    recent healthy snapshots). A class with too few snapshots learns again from its next ones,
+    or, with ``keep_other_classes``, keeps the current version's fitted statistics. Returns the
+    class fitted from most snapshots; ValueError, nothing written, when no class can be fitted."""
+    fits = _fit_classes(samples, rpms, speed_bin_width)
+    head = current(session, sensor_id, lock=True)  # serialises concurrent resets and refits
+    kept = [r for r in classes(session, sensor_id) if r.state == READY
+            and r.speed_bin not in fits] if keep_other_classes else []
+    version = _supersede(session, sensor_id)
+    for old in kept:
+        session.add(SensorBaseline(
+            sensor_id=sensor_id, version=version, speed_bin=old.speed_bin,
+            rpm_min=old.rpm_min, rpm_max=old.rpm_max, state=READY, source=old.source,
+            n_required=old.n_required, samples=old.samples, feature_names=old.feature_names,
+            median=old.median, scale=old.scale, n_fitted=old.n_fitted, fs_hz=old.fs_hz,
+            threshold=old.threshold, period_start=old.period_start, period_end=old.period_end,
+            fitted_at=old.fitted_at))
+    row = None
+    # The class fitted from most snapshots is added last: the newest row is what a sensor's
+    # baseline shows first.
+    for k, (group, fitted) in sorted(fits.items(), key=lambda kv: len(kv[1][0])):
+        row = SensorBaseline(sensor_id=sensor_id, version=version, n_required=len(group),
+                             threshold=threshold, samples=group, state=READY, source=source,
+                             period_start=start, period_end=end,
+                             fs_hz=head.fs_hz if head else None,
+                             **_class_values(k, speed_bin_width))
+        _store_fit(row, fitted)
+        session.add(row)
+        session.flush()  # one row at a time: ids in this order
+    assert row is not None
     return row

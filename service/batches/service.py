@@ -206,7 +206,7 @@ def _insert_rows(session, turbine, sensor_id, uri, sha, nbytes, decoded, analysi
             for name, row in zip(names, analysis.per_channel_probabilities, strict=True)
         },
         n_windows=int(analysis.n_windows), diagnosis=analysis.diagnosis or None,
-        **_detection_columns(session, sensor_id, features, meta.sample_rate_hz, detection),
+        **_detection_columns(session, sensor_id, features, meta, detection),
     )
     session.add(prediction)
     session.flush()
@@ -223,14 +223,17 @@ def _insert_rows(session, turbine, sensor_id, uri, sha, nbytes, decoded, analysi
     return IngestResult(batch, prediction, turbine, replayed=False)
 
 
-def _detection_columns(session, sensor_id, features, fs_hz, config) -> dict:
-    """Learn from or score the snapshot against the sensor's baseline; the prediction's columns."""
+def _detection_columns(session, sensor_id, features, meta, config) -> dict:
+    """Learn from or score the snapshot against its sensor's baseline for the speed class of
+    the given rpm; the prediction's columns."""
     features = finite(features)
-    d = baselines.observe(session=session, sensor_id=sensor_id, features=features, fs_hz=fs_hz,
-                          config=config)
+    d = baselines.observe(session=session, sensor_id=sensor_id, features=features,
+                          fs_hz=meta.sample_rate_hz, config=config, rpm=meta.rpm)
+    low, high = d.rpm_range or (None, None)
     return {"features": features, "anomaly_score": d.score, "anomaly_threshold": d.threshold,
             "baseline_version": d.version, "baseline_state": d.state, "baseline_n_seen": d.n_seen,
-            "baseline_n_required": d.n_required}
+            "baseline_n_required": d.n_required, "baseline_rpm_min": low,
+            "baseline_rpm_max": high}
 
 
 INDICATOR_KEYS = ("rms_accel_m_s2", "rms_velocity_mm_s", "peak_accel_m_s2", "crest_factor", "kurtosis")
@@ -280,7 +283,8 @@ def ingest(
         model=model, content_type=content_type, body_sha256=body_sha256,
         idempotency_key=idempotency_key, label=label, label_source=label_source,
         raw=pending.result(),
-        detection=baselines.DetectionConfig(settings.baseline_snapshots, settings.anomaly_threshold),
+        detection=baselines.DetectionConfig(settings.baseline_snapshots, settings.anomaly_threshold,
+                                            settings.baseline_speed_bin),
     )
 
 

@@ -59,8 +59,10 @@ async def mark_healthy(name: str, sensor: str, request: Request, session: Sessio
         lambda: baselines.fit_period(session=session, turbine_name=name, sensor_name=sensor,
                                      start=_utc(form, "start"), end=_utc(form, "end"),
                                      threshold=settings.anomaly_threshold,
-                                     actor=principal.actor),
-        lambda row: f"baseline v{row.version} fitted from {row.n_fitted} snapshots marked healthy")
+                                     actor=principal.actor,
+                                     speed_bin_width=settings.baseline_speed_bin),
+        lambda row: f"baseline v{row.version} fitted from {row.n_fitted} snapshots marked healthy"
+                    f" ({baselines.describe_class(row)})")
 
 
 @router.post("/turbines/{name}/sensors/{sensor}/baseline/reset")

@@ -15,6 +15,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from pipelines.baselines.model import ANY_SPEED
 from pipelines.dsp.envelope import envelope_spectrum, spectral_kurtosis_band
 from pipelines.dsp.spectra import display_spectrum
 from service.alarms import rules
@@ -73,15 +74,29 @@ def sensor_trends(*, session: Session, turbine: Turbine, sensor: Sensor, start: 
 
 
 def baseline_state(*, session: Session, sensor: Sensor) -> dict | None:
-    """The sensor's current baseline in a few words: state, version, k of N."""
-    row = baselines.current(session, sensor.id)
-    if row is None:
+    """The sensor's current baseline in a few words: state, version, k of N (per speed class
+    when the sensor's snapshots carry their rpm)."""
+    every = baselines.classes(session, sensor.id)
+    # The "any speed" class of a version is created at a reset; hide it while it stays empty.
+    rows = [r for r in every if r.speed_bin != ANY_SPEED or baselines.n_seen(r)
+            or r.state == "ready"] or every[:1]
+    if not rows:
         return None
-    n_seen = baselines.n_seen(row)
-    label = (f"learning {n_seen}/{row.n_required}" if row.state == "learning"
-             else f"ready v{row.version}")
-    return {"state": row.state, "version": row.version, "n_seen": n_seen,
-            "n_required": row.n_required, "source": row.source, "label": label}
+    head = max(rows, key=lambda r: r.id)
+
+    def words(r) -> str:
+        return (f"learning {baselines.n_seen(r)}/{r.n_required}" if r.state == "learning"
+                else f"ready v{r.version}")
+
+    if len(rows) == 1 and head.speed_bin == ANY_SPEED:
+        label = words(head)
+    else:
+        label = f"v{head.version}, " + ", ".join(
+            f"{baselines.describe_class(r)} {words(r).replace(f' v{r.version}', '')}"
+            for r in rows)
+    return {"state": "ready" if any(r.state == "ready" for r in rows) else "learning",
+            "version": head.version, "n_seen": baselines.n_seen(head),
+            "n_required": head.n_required, "source": head.source, "label": label}
 
 
 def batch_list(*, session: Session, turbine: Turbine, start: datetime | None,

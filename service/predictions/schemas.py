@@ -22,6 +22,10 @@ class DetectionOut(BaseModel):
     n_required: int | None
     version: int | None
     is_anomalous: bool | None = Field(description="score > threshold; null while learning.")
+    rpm_range: list[float] | None = Field(
+        default=None, description="The speed class [low, high) rpm whose baseline judged the "
+        "snapshot (each class learns its own); null: the class of every speed, or of snapshots "
+        "without a given rpm.")
     message: str
 
 

@@ -20,25 +20,29 @@ def detection_out(p: Prediction) -> DetectionOut | None:
     """The detection stage's verdict stored with a prediction (None before it existed)."""
     if p.baseline_state is None:
         return None
+    rng = (None if p.baseline_rpm_min is None or p.baseline_rpm_max is None
+           else [p.baseline_rpm_min, p.baseline_rpm_max])
+    where = "" if rng is None else f" ({rng[0]:.0f}-{rng[1]:.0f} rpm)"
     if p.anomaly_score is None:
         anomalous = None
         if p.baseline_state != "learning":
             msg = "no feature of this snapshot matches the baseline's; no anomaly score"
         elif (p.baseline_n_seen or 0) >= (p.baseline_n_required or 0):
-            msg = (f"baseline fitted from this and the previous {p.baseline_n_seen - 1} snapshots; "
-                   "anomaly scores start with the next snapshot")
+            msg = (f"baseline{where} fitted from this and the previous "
+                   f"{p.baseline_n_seen - 1} snapshots; anomaly scores start with the next "
+                   "snapshot")
         else:
-            msg = (f"baseline still being learnt: {p.baseline_n_seen} of "
+            msg = (f"baseline{where} still being learnt: {p.baseline_n_seen} of "
                    f"{p.baseline_n_required} snapshots; no anomaly score yet")
     else:
         anomalous = p.anomaly_score > (p.anomaly_threshold or 0.0)
         msg = (f"{'anomalous against' if anomalous else 'within'} the healthy baseline v"
-               f"{p.baseline_version}: score {p.anomaly_score:.2f} vs threshold "
+               f"{p.baseline_version}{where}: score {p.anomaly_score:.2f} vs threshold "
                f"{p.anomaly_threshold:g}")
     return DetectionOut(score=p.anomaly_score, threshold=p.anomaly_threshold,
                         state=p.baseline_state, n_seen=p.baseline_n_seen,
                         n_required=p.baseline_n_required, version=p.baseline_version,
-                        is_anomalous=anomalous, message=msg)
+                        is_anomalous=anomalous, rpm_range=rng, message=msg)
 
 
 def prediction_out(p: Prediction, turbine: str, sensor: str, model_name: str) -> PredictionOut:

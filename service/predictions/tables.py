@@ -38,7 +38,8 @@ class Prediction(Base):
     n_windows: Mapped[int]
     # Detection against the sensor's healthy baseline: the snapshot's scale-free features (kept
     # so that a period marked healthy can be fitted without re-reading raw files), the anomaly
-    # score (NULL while the baseline is learnt) and the baseline version and state it met.
+    # score (NULL while the baseline is learnt) and the baseline version, state and speed
+    # class (its rpm range; NULL: one baseline for every speed) it met.
     features: Mapped[dict[str, float] | None] = mapped_column(JSONType)
     anomaly_score: Mapped[float | None]
     anomaly_threshold: Mapped[float | None]
@@ -46,6 +47,8 @@ class Prediction(Base):
     baseline_state: Mapped[str | None] = mapped_column(String(16))
     baseline_n_seen: Mapped[int | None]
     baseline_n_required: Mapped[int | None]
+    baseline_rpm_min: Mapped[float | None]
+    baseline_rpm_max: Mapped[float | None]
     # Defect-order models: what the verdict rests on (geometry, speed, band, family
     # prominences, fault family, warnings); None for spectrum models.
     diagnosis: Mapped[dict | None] = mapped_column(JSONType, nullable=True)

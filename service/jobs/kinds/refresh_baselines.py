@@ -4,9 +4,11 @@ open or confirmed alarm covers.
 A snapshot is covered when an alarm of its sensor that is still active (open or acknowledged)
 started at or before it, or a closed alarm confirmed as a fault spanned it (first to last
 raising snapshot). False alarms cover nothing: those snapshots were healthy after all. A sensor
-whose current baseline is still learning from its first snapshots (or after a reset) is left to
-finish; one with fewer uncovered snapshots than a baseline is learnt from keeps its baseline.
-Each refit is a new version (the old ones are kept), fitted with ``service.baselines``.
+whose current baseline is still learning from its first snapshots in every speed class (or after
+a reset) is left to finish; one with fewer uncovered snapshots than a baseline is learnt from
+keeps its baseline. Each refit is a new version (the old ones are kept), fitted with
+``service.baselines``: the recent snapshots refit the speed classes they fill, the other fitted
+classes are carried over unchanged.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy.orm import Session
 from service.alarms.tables import CLOSED, Alarm
 from service.baselines import service as baselines
 from service.baselines.tables import LEARNING
+from service.batches.tables import Batch
 from service.jobs.context import JobContext, JobSkipped
 from service.predictions.tables import INGEST, Prediction
 from service.turbines.tables import Sensor, Turbine
@@ -44,15 +47,16 @@ def _covered():
     return exists().where(Alarm.sensor_id == Prediction.sensor_id, or_(active, confirmed))
 
 
-def healthy_samples(*, session: Session, sensor_id: int, n: int) -> list[dict[str, float]]:
-    """The feature dicts of the sensor's ``n`` most recent uncovered served snapshots, oldest
-    first."""
-    rows = session.scalars(
-        select(Prediction.features)
+def healthy_samples(*, session: Session, sensor_id: int, n: int
+                    ) -> list[tuple[dict[str, float], float | None]]:
+    """(feature dict, given rpm) of the sensor's ``n`` most recent uncovered served snapshots,
+    oldest first."""
+    rows = session.execute(
+        select(Prediction.features, Batch.rpm).join(Batch, Batch.id == Prediction.batch_id)
         .where(Prediction.sensor_id == sensor_id, Prediction.source == INGEST,
                Prediction.features.is_not(None), ~_covered())
         .order_by(Prediction.recorded_at.desc(), Prediction.id.desc()).limit(n)).all()
-    return [dict(f) for f in reversed(rows) if f]
+    return [(dict(f), rpm) for f, rpm in reversed(rows) if f]
 
 
 def run(ctx: JobContext, params: Params) -> dict:
@@ -73,7 +77,8 @@ def run(ctx: JobContext, params: Params) -> dict:
         where = {"turbine": turbine, "sensor": sensor}
         with ctx.session_factory() as session:
             current = baselines.current(session, sensor_id)
-            if current is None or current.state == LEARNING:
+            if current is None or all(c.state == LEARNING
+                                      for c in baselines.classes(session, sensor_id)):
                 skipped.append({**where, "reason": "its baseline is still learning from its "
                                 "first snapshots" if current else "no baseline yet"})
                 continue
@@ -83,9 +88,11 @@ def run(ctx: JobContext, params: Params) -> dict:
                                 f"by an open or confirmed alarm; a refit needs {n}"})
                 continue
             try:
-                row = baselines.fit_samples(session=session, sensor_id=sensor_id,
-                                            samples=samples, source=REFRESHED,
-                                            threshold=current.threshold)
+                row = baselines.fit_samples(
+                    session=session, sensor_id=sensor_id, samples=[f for f, _ in samples],
+                    rpms=[rpm for _, rpm in samples],
+                    speed_bin_width=ctx.settings.baseline_speed_bin, source=REFRESHED,
+                    threshold=current.threshold, keep_other_classes=True)
             except ValueError as exc:
                 skipped.append({**where, "reason": f"cannot fit: {exc}"})
                 continue

@@ -89,7 +89,7 @@ def _post_snapshots(client, n: int, turbine: str = "WT-F01") -> None:
 def test_turbine_page_shows_baseline_state_and_anomaly_chart(pages):
     _post_snapshots(pages, 3)
     html = pages.get("/turbines/WT-F01").text
-    assert "baseline: learning 3/20" in html and 'data-kind="anomaly"' in html
+    assert "baseline: v1, 1399-1539 rpm learning 3/20" in html and 'data-kind="anomaly"' in html
     assert 'action="/turbines/WT-F01/sensors/gearbox_hss/baseline/fit"' in html
 
 
@@ -99,7 +99,8 @@ def test_mark_healthy_and_reset_forms(pages):
     path, q = _redirect(pages.post(url + "/fit", data={"start": "2026-11-01T00:00",
                                                        "end": "2026-11-01T06:00"}))
     assert path == "/turbines/WT-F01" and "baseline v2 fitted from 6 snapshots" in q["msg"]
-    assert "baseline: ready v2" in pages.get(path, params=q).text
+    assert "(1399-1539 rpm)" in q["msg"]  # the batches' 1500 rpm: one speed class
+    assert "baseline: v2, 1399-1539 rpm ready" in pages.get(path, params=q).text
     path, q = _redirect(pages.post(url + "/fit", data={"start": "2026-11-01T06:00",
                                                        "end": "2026-11-01T00:00"}))
     assert "must be before" in q["error"]

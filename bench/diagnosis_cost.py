@@ -34,6 +34,7 @@ from pipelines.dsp.envelope import spectral_kurtosis_band  # noqa: E402
 from pipelines.dsp.indicators import condition_indicators  # noqa: E402
 from pipelines.dsp.kinematics import BEARINGS  # noqa: E402
 from pipelines.features import defect_orders as do  # noqa: E402
+from pipelines.features.cells import CellReader  # noqa: E402
 from pipelines.features.comb_speed import comb_speed_scales  # noqa: E402
 from pipelines.features.spec import DEFECT_ORDER_SPEC  # noqa: E402
 from pipelines.features.windows import gather_windows, window_starts  # noqa: E402
@@ -85,8 +86,8 @@ def step_rows(x: np.ndarray, fs: float, ctx: ShaftContext, repeats: int
             lambda: spectral_kurtosis_band(x[:, : 2 * n_win], fs), repeats)),
         ("whitened envelope spectra", median_ms(
             lambda: do.whitened_envelope_spectrum(frames, fs, band, shaft, fmax), repeats)),
-        ("comb speed search", median_ms(
-            lambda: comb_speed_scales(white, df, shaft, dor, spec, k_max), repeats)),
+        ("comb speed search (with its range-max table)", median_ms(
+            lambda: comb_speed_scales(CellReader(white, df, k_max), shaft, dor, spec), repeats)),
         ("all model inputs (defect_order_inputs)", median_ms(
             lambda: do.defect_order_inputs(x, fs, spec, shaft, dor), repeats)),
     ]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from models.family_head import rule_windows
-from pipelines.features.cells import read_cells
+from pipelines.features.cells import CellReader
 from pipelines.features.spec import InputSpec
 
 SPEED_STEP = 0.01  # relative: half the rule's +-2 % window, so no comb falls between two steps
@@ -47,23 +47,27 @@ def speed_scales(search: float) -> np.ndarray:
     return 1.0 + steps * SPEED_STEP
 
 
-def comb_readings(white_db: np.ndarray, df_hz: float, shaft_hz: float,
-                  orders: dict[str, float], scales: np.ndarray, spec: InputSpec, k_max: int
-                  ) -> np.ndarray:
-    """(B, K) whitened envelope spectrum (dB) -> (B, len(scales), len(SEARCH_FAMILIES)): the
+def comb_readings(reader: CellReader, shaft_hz: float, orders: dict[str, float],
+                  scales: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """A snapshot's whitened envelope spectra -> (B, len(scales), len(SEARCH_FAMILIES)): the
     rule's reading (mean over harmonics 1-3, BSF 2-4-6, of the largest cell within +-2 %) of
     each family, read as if the shaft turned at ``shaft_hz * scale``. dB, with the spectrum's
-    own offset (differences between scales are what matter)."""
-    base = np.array([float(orders[f]) for f in SEARCH_FAMILIES])
-    grid = (scales[:, None] * base[None, :]).reshape(-1)
-    cells = read_cells(white_db, df_hz, shaft_hz, grid, np.zeros(1), spec, k_max)[:, :, 0]
-    cells = np.nan_to_num(cells, nan=-np.inf)  # (B, S*F, L)
+    own offset (differences between scales are what matter). Only the cells inside the rule's
+    harmonic windows are read."""
     race, ball = (w.numpy() for w in rule_windows(spec.n_cells, spec.cells_per_unit))
-    is_ball = np.tile(np.array([f == "BSF" for f in SEARCH_FAMILIES]), len(scales))
-    windows = np.where(is_ball[:, None, None], ball[None], race[None])  # (S*F, H, L)
-    peak = np.where(windows[None], cells[:, :, None, :], -np.inf).max(axis=-1)  # (B, S*F, H)
-    peak = np.where(np.isfinite(peak), peak, 0.0)
-    return peak.mean(axis=-1).reshape(len(white_db), len(scales), len(SEARCH_FAMILIES))
+    out = np.empty((len(reader.levels[0]), len(scales), len(SEARCH_FAMILIES)))
+    for windows, fams in ((race, [f for f in SEARCH_FAMILIES if f != "BSF"]), (ball, ["BSF"])):
+        used = np.flatnonzero(windows.any(0))  # (L',) cells any harmonic window holds
+        grid = (scales[:, None] * np.array([float(orders[f]) for f in fams])[None]).reshape(-1)
+        cells = reader.read(shaft_hz, grid, np.zeros(1), spec, cells=used)[:, :, 0]
+        cells = np.nan_to_num(cells, nan=-np.inf)  # (B, S*F', L')
+        win = windows[:, used]  # (H, L')
+        peak = np.where(win[None, None], cells[:, :, None, :], -np.inf).max(axis=-1)
+        peak = np.where(np.isfinite(peak), peak, 0.0)  # a harmonic beyond the band reads 0 dB
+        reading = peak.mean(axis=-1).reshape(len(cells), len(scales), len(fams))
+        for j, f in enumerate(fams):
+            out[:, :, SEARCH_FAMILIES.index(f)] = reading[:, :, j]
+    return out
 
 
 def on_line_harmonics(shaft_hz: float, orders: dict[str, float], scales: np.ndarray
@@ -76,15 +80,15 @@ def on_line_harmonics(shaft_hz: float, orders: dict[str, float], scales: np.ndar
     return (np.abs(f_hz[..., None] / lines - 1.0) <= LINE_TOL).any(-1)
 
 
-def comb_speed_scales(white_db: np.ndarray, df_hz: float, shaft_hz: float,
-                      orders: dict[str, float], spec: InputSpec, k_max: int) -> np.ndarray:
+def comb_speed_scales(reader: CellReader, shaft_hz: float, orders: dict[str, float],
+                      spec: InputSpec) -> np.ndarray:
     """(B,) speed factor per window: where its strongest race/ball comb lines up, if that reads
     ``SPEED_GAIN_DB`` above the comb at the given speed, else 1; never onto a comb whose lines
     are mains harmonics (see the module)."""
     if spec.speed_search <= 0:
-        return np.ones(len(white_db))
+        return np.ones(len(reader.levels[0]))
     scales = speed_scales(spec.speed_search)
-    readings = comb_readings(white_db, df_hz, shaft_hz, orders, scales, spec, k_max)
+    readings = comb_readings(reader, shaft_hz, orders, scales, spec)
     on_line = on_line_harmonics(shaft_hz, orders, scales)
     on_line[0] = False  # the given speed is read as given
     strongest = np.where(on_line[None], -np.inf, readings).max(-1)

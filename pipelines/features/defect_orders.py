@@ -37,7 +37,7 @@ import torch
 from models.family_head import rule_readings, rule_windows
 from pipelines.dsp.envelope import spectral_kurtosis_band
 from pipelines.dsp.spectra import fft_workers
-from pipelines.features.cells import read_cells, row_medians
+from pipelines.features.cells import CellReader, row_medians
 from pipelines.features.comb_speed import comb_speed_scales
 from pipelines.features.spec import InputSpec
 from pipelines.features.windows import gather_windows, window_starts
@@ -163,15 +163,18 @@ def defect_order_inputs(x: np.ndarray, fs_hz: float, spec: InputSpec, shaft_hz: 
     fmax = (max(float(orders.max()), float(PROBE_ORDERS.max())) * spec.n_cells
             / spec.cells_per_unit + 3.0) * shaft_hz
     df, white, k_max = whitened_envelope_spectrum(frames, fs_hz, band, shaft_hz, fmax)
-    scales = comb_speed_scales(white, df, shaft_hz, defect_orders, spec, k_max)
+    reader = CellReader(white, df, k_max)  # one range-max table for every read below
+    scales = comb_speed_scales(reader, shaft_hz, defect_orders, spec)
     cells = np.empty((len(frames), len(orders), len(SIDEBANDS), spec.n_cells), dtype=white.dtype)
     flat = np.empty((len(frames), len(PROBE_ORDERS) * spec.n_cells), dtype=white.dtype)
-    for s in np.unique(scales):  # windows read at the speed where their combs line up
-        rows = scales == s
-        cells[rows] = read_cells(white[rows], df, shaft_hz * s, orders,
-                                 np.asarray(SIDEBANDS, float), spec, k_max)
-        flat[rows] = read_cells(white[rows], df, shaft_hz * s, PROBE_ORDERS, np.zeros(1), spec,
-                                k_max).reshape(int(rows.sum()), -1)
+    groups = np.unique(scales)
+    for s in groups:  # windows read at the speed where their combs line up
+        rows = None if len(groups) == 1 else np.flatnonzero(scales == s)
+        n_rows = len(frames) if rows is None else len(rows)
+        cells[slice(None) if rows is None else rows] = reader.read(
+            shaft_hz * s, orders, np.asarray(SIDEBANDS, float), spec, rows=rows)
+        flat[slice(None) if rows is None else rows] = reader.read(
+            shaft_hz * s, PROBE_ORDERS, np.zeros(1), spec, rows=rows).reshape(n_rows, -1)
     if spec.db_per_unit > 0:  # a fixed scale: only the probes' location is needed
         mu = row_medians(flat)
         sd = np.full(len(frames), spec.db_per_unit, dtype=mu.dtype)

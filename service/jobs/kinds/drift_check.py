@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.baselines.tables import READY, SensorBaseline
@@ -34,10 +34,19 @@ class Params(BaseModel):
                                        description="only these turbines (default: the fleet)")
 
 
-def _baseline_reference(session: Session, sensor_id: int) -> SensorBaseline | None:
-    return session.scalar(select(SensorBaseline).where(SensorBaseline.sensor_id == sensor_id,
-                                                       SensorBaseline.state == READY)
-                          .order_by(SensorBaseline.version.desc()).limit(1))
+def _baseline_reference(session: Session, sensor_id: int
+                        ) -> tuple[list[dict[str, float]], str] | None:
+    """The samples of the newest version with a fitted class, pooled over its fitted speed
+    classes (a turbine's recent snapshots span its speeds, so one class alone would read as
+    drift), and the reference's name; None without a fitted baseline."""
+    ready = (SensorBaseline.sensor_id == sensor_id) & (SensorBaseline.state == READY)
+    version = session.scalar(select(func.max(SensorBaseline.version)).where(ready))
+    if version is None:
+        return None
+    rows = session.scalars(select(SensorBaseline).where(ready, SensorBaseline.version == version)
+                           .order_by(SensorBaseline.speed_bin)).all()
+    name = f"baseline:v{version}" + (f" ({len(rows)} speed classes)" if len(rows) > 1 else "")
+    return [dict(s) for r in rows for s in (r.samples or [])], name
 
 
 def _check_sensor(session: Session, sensor_id: int, model_ref: dict | None, ref_name: str | None,
@@ -49,9 +58,9 @@ def _check_sensor(session: Session, sensor_id: int, model_ref: dict | None, ref_
         .order_by(Prediction.recorded_at.desc(), Prediction.id.desc()).limit(window)) if f]
     reference, name = model_ref, ref_name
     if reference is None:
-        row = _baseline_reference(session, sensor_id)
-        if row is not None and row.samples:
-            reference, name = drift.reference_from_samples(row.samples), f"baseline:v{row.version}"
+        found = _baseline_reference(session, sensor_id)
+        if found is not None and found[0]:
+            reference, name = drift.reference_from_samples(found[0]), found[1]
     n_ref = max((len(v) for v in reference.values()), default=0) if reference else 0
     out: dict[str, Any] = {"reference": name, "n_reference": n_ref, "n_recent": len(recent), "score": None,
            "features": {}, "top": [], "reason": None}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipelines.baselines import model
 from tests.conftest import DATASETS
@@ -74,3 +76,20 @@ def test_default_threshold_is_calibrated_on_healthy_runs():
 
 def test_finite_keeps_only_storable_values():
     assert model.finite({"a": np.float32(1.5), "b": float("nan"), "c": float("inf")}) == {"a": 1.5}
+
+
+@given(st.floats(1.0, 1e5), st.sampled_from([0.05, 0.1, 0.25]))
+def test_a_speed_lies_in_its_speed_class(rpm, width):
+    k = model.speed_bin(rpm, width)
+    low, high = model.speed_bin_range(k, width)
+    assert low <= rpm * (1 + 1e-12) and rpm < high * (1 + 1e-12)
+    assert high / low == pytest.approx(1 + width)
+
+
+def test_no_speed_or_classes_off_is_the_any_speed_class():
+    for rpm, width in ((None, 0.1), (0.0, 0.1), (-5.0, 0.1), (float("nan"), 0.1), (1500.0, 0.0)):
+        assert model.speed_bin(rpm, width) == model.ANY_SPEED
+    assert model.speed_bin_range(model.ANY_SPEED, 0.1) is None
+    # 10 % classes: the UESTC rig's four speeds fall in four classes, 1500 and 1450 rpm in one.
+    assert len({model.speed_bin(r, 0.1) for r in (800, 1000, 1200, 1400)}) == 4
+    assert model.speed_bin(1500, 0.1) == model.speed_bin(1450, 0.1)

@@ -33,9 +33,9 @@ def impacts(seed: int, n: int = 51_200, fs: float = 25_600.0) -> np.ndarray:
 
 
 def post(client, i: int, x: np.ndarray | None = None, turbine: str = "WT-B01",
-         sensor: str = "gearbox_hss") -> dict:
+         sensor: str = "gearbox_hss", rpm: float | None = 1500.0) -> dict:
     at = (T0 + timedelta(minutes=10 * i)).isoformat().replace("+00:00", "Z")
-    body = arrow_body(signal(seed=i) if x is None else x, meta(at, sensor=sensor))
+    body = arrow_body(signal(seed=i) if x is None else x, meta(at, sensor=sensor, rpm=rpm))
     r = client.post(f"/api/v1/turbines/{turbine}/batches", content=body,
                     headers={"Content-Type": ARROW})
     assert r.status_code == 201, r.text
@@ -107,6 +107,41 @@ def test_mark_period_healthy_fits_from_stored_features(client):
     assert (b["state"], b["version"], b["source"], b["n_seen"]) == ("ready", 2, "marked_period", 6)
     assert b["period_start"].startswith("2026-11-01T00:00")
     d = post(client, 30)["prediction"]["detection"]
+    assert (d["state"], d["version"]) == ("ready", 2) and d["score"] is not None
+
+
+def test_speed_classes_learn_apart_and_a_period_fits_the_classes_it_fills(client,
+                                                                          session_factory):
+    speeds = [1000.0] * 4 + [1400.0] * 4
+    for i, rpm in enumerate(speeds):
+        d = post(client, i, rpm=rpm)["prediction"]["detection"]
+        low, high = d["rpm_range"]
+        assert d["state"] == "learning" and low <= rpm < high and f"{low:.0f}-{high:.0f} rpm" in d["message"]
+        assert d["n_seen"] == speeds[:i + 1].count(rpm)  # each class counts its own snapshots
+    assert post(client, 8, rpm=None)["prediction"]["detection"]["rpm_range"] is None
+    whole = {"start": T0.isoformat(), "end": (T0 + timedelta(days=1)).isoformat()}
+    before = n_versions(session_factory)
+    r = client.post(BASE.format("WT-B01", "gearbox_hss") + "/fit", json=whole)
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert "no speed class holds 5 snapshots" in detail and "956-1051 rpm: 4 snapshots" in detail
+    assert "1399-1539 rpm: 4 snapshots" in detail and "any speed: 1 snapshots" in detail
+    assert n_versions(session_factory) == before
+    for i in (9, 10):
+        post(client, i, rpm=1010.0)
+    b = client.get(BASE.format("WT-B01", "gearbox_hss")).json()
+    assert [(c["rpm_range"] is None, c["state"], c["n_seen"]) for c in b["classes"]] == [
+        (True, "learning", 1), (False, "ready", 5), (False, "learning", 4)]
+    r = client.post(BASE.format("WT-B01", "gearbox_hss") + "/fit", json=whole)
+    assert r.status_code == 201, r.text
+    b = r.json()
+    assert (b["version"], b["state"], b["n_seen"], b["rpm_range"][0]) == (2, "ready", 6,
+                                                                           pytest.approx(955.594))
+    assert [c["n_seen"] for c in b["classes"]] == [6]  # the other classes learn again
+    assert "956-1051 rpm: ready from 6 snapshots (marked_period)" in b["message"]
+    d = post(client, 20, rpm=1400.0)["prediction"]["detection"]
+    assert (d["state"], d["version"], d["n_seen"]) == ("learning", 2, 1)
+    d = post(client, 21, rpm=1000.0)["prediction"]["detection"]
     assert (d["state"], d["version"]) == ("ready", 2) and d["score"] is not None
 
 

@@ -24,10 +24,11 @@ def _run(client, session_factory, settings, kind, **params) -> dict:
     return client.get(f"/api/v1/jobs/{job.id}").json()
 
 
-def _ready_baseline(session, sensor, samples) -> SensorBaseline:
+def _ready_baseline(session, sensor, samples, speed_bin: int = -1) -> SensorBaseline:
     fitted = model.fit(samples)
     median, scale = fitted.as_dicts()
-    row = SensorBaseline(sensor_id=sensor.id, version=1, state=READY, source="first_n",
+    row = SensorBaseline(sensor_id=sensor.id, version=1, speed_bin=speed_bin, state=READY,
+                         source="first_n",
                          n_required=len(samples), samples=samples,
                          feature_names=list(fitted.names), median=median, scale=scale,
                          n_fitted=fitted.n, threshold=3.6)
@@ -109,6 +110,24 @@ def test_drift_check_psi_against_the_baseline_and_the_retrain_proposal(
     retrain = client.get(f"/api/v1/jobs/{proposal['retrain_job_id']}").json()
     assert (retrain["kind"], retrain["state"], retrain["source"], retrain["started_by"]) == (
         "retrain", "queued", "schedule", "drift")
+
+
+def test_drift_reference_pools_the_fitted_speed_classes(client, session, session_factory,
+                                                        settings, stub_kinds):
+    """A turbine's recent snapshots span its speeds: the reference is every fitted class of the
+    newest version (a class still learning adds nothing)."""
+    s = new_sensor(session, "WT-DR4")
+    slow, fast = features(20, shift=-1.0, seed=1), features(20, shift=1.0, seed=2)
+    _ready_baseline(session, s, slow, speed_bin=72)
+    _ready_baseline(session, s, fast, speed_bin=76)
+    session.add(SensorBaseline(sensor_id=s.id, version=1, speed_bin=74, n_required=20,
+                               samples=features(3, seed=3), threshold=3.6))
+    store(session, s, features(25, shift=-1.0, seed=4) + features(25, shift=1.0, seed=5))
+    session.commit()
+    job = _run(client, session_factory, settings, "drift-check", turbines=["WT-DR4"])
+    (r,) = job["result"]["sensors"]
+    assert r["reference"] == "baseline:v1 (2 speed classes)" and r["n_reference"] == 40
+    assert r["status"] == "ok", r
 
 
 def test_drift_noise_floor_keeps_two_samples_of_one_distribution_quiet():

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from pipelines.baselines.model import ANY_SPEED
 from service.auth.deps import OperateDep
-from service.baselines import service
+from service.baselines import fitting, service
 from service.baselines.schemas import BaselineOut, BaselineVersionOut, FitIn
 from service.baselines.tables import LEARNING, SensorBaseline
 from service.deps import SessionDep, SettingsDep
@@ -74,7 +74,7 @@ def fit_baseline(turbine_id: str, sensor: str, body: FitIn, session: SessionDep,
     """Mark [start, end) as healthy: fit a new, ready version from the stored features of the
     sensor's snapshots in that period. 422 naming the problem if the period is inverted or
     holds too few snapshots; nothing is written then."""
-    s, row = service.fit_period(session=session, turbine_name=turbine_id, sensor_name=sensor,
+    s, row = fitting.fit_period(session=session, turbine_name=turbine_id, sensor_name=sensor,
                                 start=body.start, end=body.end,
                                 threshold=settings.anomaly_threshold, actor=principal.actor,
                                 speed_bin_width=settings.baseline_speed_bin)

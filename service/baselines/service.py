@@ -1,16 +1,16 @@
-"""Per-sensor baselines: learning from the first snapshots, scoring, reset, marking a period
-healthy. Functions flush, never commit (routers and the ingest transaction do).
+"""Per-sensor baselines, one per speed class: learning from each class's first snapshots,
+scoring, reset (fitting from stored snapshots is ``service.baselines.fitting``). Functions
+flush, never commit (routers and the ingest transaction do).
 
-The update at ingest is O(features): the current version's row is locked, the snapshot's feature
-dict appended while learning (and the baseline fitted when ``n_required`` are in), or the
-snapshot scored against the fitted medians and scales.
+The update at ingest is O(features): the snapshot's speed class row is locked, its feature dict
+appended while learning (and the class fitted when ``n_required`` are in), or the snapshot
+scored against the class's fitted medians and scales.
 """
 
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -18,11 +18,9 @@ from sqlalchemy.orm import Session
 
 from pipelines.baselines import model
 from service.auth import audit
-from service.baselines.tables import FIRST_N, LEARNING, MARKED_PERIOD, READY, SensorBaseline
-from service.batches.tables import Batch
+from service.baselines.tables import FIRST_N, LEARNING, READY, SensorBaseline
 from service.db import utcnow
-from service.errors import BadRequest, NotFound
-from service.predictions.tables import INGEST, Prediction
+from service.errors import NotFound
 from service.turbines import service as turbines
 from service.turbines.tables import Sensor
 
@@ -119,20 +117,22 @@ def as_baseline(row: SensorBaseline) -> model.Baseline:
                           row.n_fitted or 0, row.fs_hz)
 
 
-def _store_fit(row: SensorBaseline, fitted: model.Baseline) -> None:
+def store_fit(row: SensorBaseline, fitted: model.Baseline) -> None:
+    """Write a fit into a row and mark it ready."""
     median, scale = fitted.as_dicts()
     row.state, row.feature_names, row.median, row.scale = READY, list(fitted.names), median, scale
     row.n_fitted, row.fitted_at = fitted.n, utcnow()
     row.fs_hz = row.fs_hz if fitted.fs_hz is None else fitted.fs_hz
 
 
-def _class_values(speed_bin: int, width: float) -> dict:
+def class_values(speed_bin: int, width: float) -> dict:
+    """The columns naming a speed class."""
     rng = model.speed_bin_range(speed_bin, width)
     return {"speed_bin": speed_bin, "rpm_min": None if rng is None else rng[0],
             "rpm_max": None if rng is None else rng[1]}
 
 
-def _supersede(session: Session, sensor_id: int) -> int:
+def supersede(session: Session, sensor_id: int) -> int:
     """Mark every row of the sensor's current version reset; the next version's number."""
     previous = current_version(session, sensor_id)
     if previous is not None:
@@ -151,7 +151,7 @@ def _new_class(session: Session, sensor_id: int, version: int, speed_bin: int,
         with session.begin_nested():
             row = SensorBaseline(sensor_id=sensor_id, version=version, n_required=config.n_required,
                                  threshold=config.threshold, samples=[],
-                                 **_class_values(speed_bin, config.speed_bin_width))
+                                 **class_values(speed_bin, config.speed_bin_width))
             session.add(row)
             session.flush()
         return row
@@ -182,7 +182,7 @@ def observe(*, session: Session, sensor_id: int, features: dict[str, float], fs_
         if n_seen >= row.n_required:
             # No feature finite in most samples: keep learning rather than fail the ingest.
             with contextlib.suppress(ValueError):
-                _store_fit(row, model.fit(row.samples, fs_hz=row.fs_hz))
+                store_fit(row, model.fit(row.samples, fs_hz=row.fs_hz))
         session.flush()
         return Detection(LEARNING, row.version, n_seen, row.n_required, row.threshold,
                          rpm_range=rpm_range(row))
@@ -191,7 +191,8 @@ def observe(*, session: Session, sensor_id: int, features: dict[str, float], fs_
                      None if value != value else value, rpm_range=rpm_range(row))
 
 
-def _sensor(session: Session, turbine_name: str, sensor_name: str) -> Sensor:
+def sensor_of(session: Session, turbine_name: str, sensor_name: str) -> Sensor:
+    """The turbine's sensor of that name, or NotFound."""
     turbine = turbines.get_turbine(session=session, name=turbine_name)
     sensor = next((s for s in turbine.sensors if s.name == sensor_name), None)
     if sensor is None:
@@ -202,7 +203,7 @@ def _sensor(session: Session, turbine_name: str, sensor_name: str) -> Sensor:
 def get(*, session: Session, turbine_name: str, sensor_name: str
         ) -> tuple[Sensor, SensorBaseline | None]:
     """The sensor and its current baseline (None before its first snapshot)."""
-    sensor = _sensor(session, turbine_name, sensor_name)
+    sensor = sensor_of(session, turbine_name, sensor_name)
     return sensor, current(session, sensor.id)
 
 
@@ -218,9 +219,9 @@ def reset(*, session: Session, turbine_name: str, sensor_name: str, n_required: 
     """Start a new learning version: every speed class learns again from its next snapshots
     (the "any speed" class is created at once, the others with their first snapshot); older
     versions are kept. Audited as ``actor``."""
-    sensor = _sensor(session, turbine_name, sensor_name)
+    sensor = sensor_of(session, turbine_name, sensor_name)
     current(session, sensor.id, lock=True)  # serialises concurrent resets and refits
-    row = SensorBaseline(sensor_id=sensor.id, version=_supersede(session, sensor.id),
+    row = SensorBaseline(sensor_id=sensor.id, version=supersede(session, sensor.id),
                          n_required=n_required, threshold=threshold, samples=[], state=LEARNING,
                          source=FIRST_N)
     session.add(row)
@@ -228,103 +229,3 @@ def reset(*, session: Session, turbine_name: str, sensor_name: str, n_required: 
                  target=f"turbine:{turbine_name}/sensor:{sensor_name}")
     session.flush()
     return sensor, row
-
-
-def fit_period(*, session: Session, turbine_name: str, sensor_name: str, start: datetime,
-               end: datetime, threshold: float, actor: str,
-               speed_bin_width: float = model.DEFAULT_SPEED_BIN) -> tuple[Sensor, SensorBaseline]:
-    """Mark [start, end) as healthy: a new ready version fitted from the stored features of
-    the sensor's snapshots recorded in it, one class per speed class the period fills (the
-    others learn from their next snapshots); the row returned is the class fitted from most.
-    BadRequest (nothing written) for an empty or inverted period, or one with fewer snapshots
-    than a baseline needs in every speed class. Audited as ``actor``."""
-    if start.tzinfo is None or end.tzinfo is None:
-        raise BadRequest("start and end need a time zone (ISO-8601 with Z or +hh:mm)")
-    if start >= end:
-        raise BadRequest(f"start ({start.isoformat()}) must be before end ({end.isoformat()})")
-    sensor = _sensor(session, turbine_name, sensor_name)
-    rows = session.execute(
-        select(Prediction.features, Batch.rpm).join(Batch, Batch.id == Prediction.batch_id)
-        .where(Prediction.sensor_id == sensor.id, Prediction.recorded_at >= start,
-               Prediction.recorded_at < end, Prediction.features.is_not(None),
-               Prediction.source == INGEST)
-        .order_by(Prediction.recorded_at, Prediction.id)
-    ).all()
-    rows = [r for r in rows if r[0]]
-    if len(rows) < model.MIN_SAMPLES:
-        raise BadRequest(
-            f"the period {start.isoformat()} .. {end.isoformat()} holds {len(rows)} snapshots "
-            f"of sensor {sensor_name!r} with features; a baseline needs at least "
-            f"{model.MIN_SAMPLES}")
-    try:
-        row = fit_samples(session=session, sensor_id=sensor.id, samples=[r[0] for r in rows],
-                          rpms=[r[1] for r in rows], speed_bin_width=speed_bin_width,
-                          source=MARKED_PERIOD, threshold=threshold, start=start, end=end)
-    except ValueError as exc:
-        raise BadRequest(f"cannot fit a baseline from this period: {exc}") from exc
-    audit.record(session=session, actor=actor, action="baseline.fit",
-                 target=f"turbine:{turbine_name}/sensor:{sensor_name}",
-                 details={"start": start.isoformat(), "end": end.isoformat()})
-    return sensor, row
-
-
-def _fit_classes(samples: list[dict[str, float]], rpms: list[float | None], width: float
-                 ) -> dict[int, tuple[list[dict[str, float]], model.Baseline]]:
-    """Speed class -> (its samples, their fit), for every class with enough samples that fit;
-    ValueError naming the classes when none does."""
-    groups: dict[int, list[dict[str, float]]] = {}
-    for features, rpm in zip(samples, rpms, strict=True):
-        groups.setdefault(model.speed_bin(rpm, width), []).append(features)
-    fits, why = {}, []
-    for k, group in sorted(groups.items()):
-        rng = model.speed_bin_range(k, width)
-        name = "any speed" if rng is None else f"{rng[0]:.0f}-{rng[1]:.0f} rpm"
-        if len(group) < model.MIN_SAMPLES:
-            why.append(f"{name}: {len(group)} snapshots")
-            continue
-        try:
-            fits[k] = (group, model.fit(group))
-        except ValueError as exc:
-            why.append(f"{name}: {exc}")
-    if not fits:
-        raise ValueError(f"no speed class holds {model.MIN_SAMPLES} snapshots that can be "
-                         f"fitted ({'; '.join(why)})")
-    return fits
-
-
-def fit_samples(*, session: Session, sensor_id: int, samples: list[dict[str, float]],
-                rpms: list[float | None], speed_bin_width: float, source: str, threshold: float,
-                start: datetime | None = None, end: datetime | None = None,
-                keep_other_classes: bool = False) -> SensorBaseline:
-    """A new ready version fitted from snapshots' feature dicts, grouped by the speed class of
-    their given rpm (``source`` says how they were chosen: a marked period, or a refresh from
-    recent healthy snapshots). A class with too few snapshots learns again from its next ones,
-    or, with ``keep_other_classes``, keeps the current version's fitted statistics. Returns the
-    class fitted from most snapshots; ValueError, nothing written, when no class can be fitted."""
-    fits = _fit_classes(samples, rpms, speed_bin_width)
-    head = current(session, sensor_id, lock=True)  # serialises concurrent resets and refits
-    kept = [r for r in classes(session, sensor_id) if r.state == READY
-            and r.speed_bin not in fits] if keep_other_classes else []
-    version = _supersede(session, sensor_id)
-    for old in kept:
-        session.add(SensorBaseline(
-            sensor_id=sensor_id, version=version, speed_bin=old.speed_bin,
-            rpm_min=old.rpm_min, rpm_max=old.rpm_max, state=READY, source=old.source,
-            n_required=old.n_required, samples=old.samples, feature_names=old.feature_names,
-            median=old.median, scale=old.scale, n_fitted=old.n_fitted, fs_hz=old.fs_hz,
-            threshold=old.threshold, period_start=old.period_start, period_end=old.period_end,
-            fitted_at=old.fitted_at))
-    row = None
-    # The class fitted from most snapshots is added last: the newest row is what a sensor's
-    # baseline shows first.
-    for k, (group, fitted) in sorted(fits.items(), key=lambda kv: len(kv[1][0])):
-        row = SensorBaseline(sensor_id=sensor_id, version=version, n_required=len(group),
-                             threshold=threshold, samples=group, state=READY, source=source,
-                             period_start=start, period_end=end,
-                             fs_hz=head.fs_hz if head else None,
-                             **_class_values(k, speed_bin_width))
-        _store_fit(row, fitted)
-        session.add(row)
-        session.flush()  # one row at a time: ids in this order
-    assert row is not None
-    return row

@@ -71,13 +71,14 @@ def fit(turbine: str, sensor: str,
         start: Annotated[str, typer.Option(help="ISO-8601 with zone, e.g. 2026-11-01T00:00Z")],
         end: Annotated[str, typer.Option(help="ISO-8601 with zone (exclusive)")]) -> None:
     """Mark [start, end) as healthy: fit a new version from the stored snapshot features."""
-    from service.baselines import service
+    from service.baselines import fitting
 
     settings = get_settings()
     with exit_on_domain_error(), open_session() as session:
-        s, row = service.fit_period(session=session, turbine_name=turbine, sensor_name=sensor,
+        s, row = fitting.fit_period(session=session, turbine_name=turbine, sensor_name=sensor,
                                     start=datetime.fromisoformat(start),
                                     end=datetime.fromisoformat(end),
-                                    threshold=settings.anomaly_threshold, actor="cli")
+                                    threshold=settings.anomaly_threshold, actor="cli",
+                                    speed_bin_width=settings.baseline_speed_bin)
         session.commit()
         _show(session, turbine, sensor, s, row)

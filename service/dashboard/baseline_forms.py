@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
 from service.auth.pages import require_page
+from service.baselines import fitting
 from service.baselines import service as baselines
 from service.dashboard.render import checked_form, query
 from service.deps import SessionDep, SettingsDep
@@ -56,7 +57,7 @@ async def mark_healthy(name: str, sensor: str, request: Request, session: Sessio
     principal = require_page(request, "operate")
     return _commit_or_error(
         session, name, sensor,
-        lambda: baselines.fit_period(session=session, turbine_name=name, sensor_name=sensor,
+        lambda: fitting.fit_period(session=session, turbine_name=name, sensor_name=sensor,
                                      start=_utc(form, "start"), end=_utc(form, "end"),
                                      threshold=settings.anomaly_threshold,
                                      actor=principal.actor,

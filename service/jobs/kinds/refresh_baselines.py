@@ -18,6 +18,7 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from service.alarms.tables import CLOSED, Alarm
+from service.baselines import fitting
 from service.baselines import service as baselines
 from service.baselines.tables import LEARNING
 from service.batches.tables import Batch
@@ -88,7 +89,7 @@ def run(ctx: JobContext, params: Params) -> dict:
                                 f"by an open or confirmed alarm; a refit needs {n}"})
                 continue
             try:
-                row = baselines.fit_samples(
+                row = fitting.fit_samples(
                     session=session, sensor_id=sensor_id, samples=[f for f, _ in samples],
                     rpms=[rpm for _, rpm in samples],
                     speed_bin_width=ctx.settings.baseline_speed_bin, source=REFRESHED,

@@ -70,7 +70,7 @@ def db_update_ms(features: dict[str, float], repeats: int) -> dict[str, float]:
             def once(n=n):
                 with make() as s:
                     service.observe(session=s, sensor_id=sid, features=features, fs_hz=25_600.0,
-                                    config=service.DetectionConfig(n))
+                                    config=service.DetectionConfig(n), rpm=1500.0)
                     s.commit()
 
             if state == "ready":

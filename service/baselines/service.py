@@ -80,6 +80,20 @@ def class_row(session: Session, sensor_id: int, version: int, speed_bin: int,
     return session.scalar(stmt)
 
 
+def current_class(session: Session, sensor_id: int, speed_bin: int, lock: bool = False
+                  ) -> SensorBaseline | None:
+    """A speed class of the sensor's current version (locked for update if ``lock``), or None;
+    one query."""
+    newest = (select(func.max(SensorBaseline.version))
+              .where(SensorBaseline.sensor_id == sensor_id).scalar_subquery())
+    stmt = select(SensorBaseline).where(SensorBaseline.sensor_id == sensor_id,
+                                        SensorBaseline.speed_bin == speed_bin,
+                                        SensorBaseline.version == newest)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return session.scalar(stmt)
+
+
 def classes(session: Session, sensor_id: int) -> list[SensorBaseline]:
     """Every speed class of the sensor's current version, slowest first ("any speed" first)."""
     version = current_version(session, sensor_id)
@@ -168,11 +182,11 @@ def observe(*, session: Session, sensor_id: int, features: dict[str, float], fs_
     left out."""
     features = model.finite(features)
     speed_bin = model.speed_bin(rpm, config.speed_bin_width)
-    version = current_version(session, sensor_id) or 1
-    row = class_row(session, sensor_id, version, speed_bin)  # no lock to score a ready class
+    row = current_class(session, sensor_id, speed_bin)  # no lock to score a ready class
     if row is None or row.state == LEARNING:
-        row = class_row(session, sensor_id, version, speed_bin, lock=True)
+        row = current_class(session, sensor_id, speed_bin, lock=True)
         if row is None:
+            version = current_version(session, sensor_id) or 1
             row = _new_class(session, sensor_id, version, speed_bin, config)
     if row.state == LEARNING:
         row.samples = [*row.samples, dict(features)]  # a new list: JSON columns track assignment

@@ -69,26 +69,17 @@ def current_version(session: Session, sensor_id: int) -> int | None:
                           .where(SensorBaseline.sensor_id == sensor_id))
 
 
-def class_row(session: Session, sensor_id: int, version: int, speed_bin: int,
+def class_row(session: Session, sensor_id: int, version: int | None, speed_bin: int,
               lock: bool = False) -> SensorBaseline | None:
-    """One speed class of one version (locked for update if ``lock``), or None."""
-    stmt = select(SensorBaseline).where(SensorBaseline.sensor_id == sensor_id,
-                                        SensorBaseline.version == version,
-                                        SensorBaseline.speed_bin == speed_bin)
-    if lock:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    return session.scalar(stmt)
-
-
-def current_class(session: Session, sensor_id: int, speed_bin: int, lock: bool = False
-                  ) -> SensorBaseline | None:
-    """A speed class of the sensor's current version (locked for update if ``lock``), or None;
-    one query."""
-    newest = (select(func.max(SensorBaseline.version))
-              .where(SensorBaseline.sensor_id == sensor_id).scalar_subquery())
+    """One speed class of ``version`` (None: the sensor's current version, found in the same
+    query), locked for update if ``lock``; or None."""
+    if version is None:
+        newest = (select(func.max(SensorBaseline.version))
+                  .where(SensorBaseline.sensor_id == sensor_id).scalar_subquery())
     stmt = select(SensorBaseline).where(SensorBaseline.sensor_id == sensor_id,
                                         SensorBaseline.speed_bin == speed_bin,
-                                        SensorBaseline.version == newest)
+                                        SensorBaseline.version == (
+                                            newest if version is None else version))
     if lock:
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return session.scalar(stmt)
@@ -182,9 +173,9 @@ def observe(*, session: Session, sensor_id: int, features: dict[str, float], fs_
     left out."""
     features = model.finite(features)
     speed_bin = model.speed_bin(rpm, config.speed_bin_width)
-    row = current_class(session, sensor_id, speed_bin)  # no lock to score a ready class
+    row = class_row(session, sensor_id, None, speed_bin)  # no lock to score a ready class
     if row is None or row.state == LEARNING:
-        row = current_class(session, sensor_id, speed_bin, lock=True)
+        row = class_row(session, sensor_id, None, speed_bin, lock=True)
         if row is None:
             version = current_version(session, sensor_id) or 1
             row = _new_class(session, sensor_id, version, speed_bin, config)

@@ -133,7 +133,8 @@ def cross_speed_rates(runs: list[HealthyRun], n_baseline: int = 20,
 def report(datasets_dir: Path | str, n_baseline: int = 20, target_rate: float = 0.05,
            threshold: float = model.DEFAULT_THRESHOLD) -> str:
     """The calibration as text: threshold for the target rate, and the rates at ``threshold``."""
-    cal = calibrate(uestc_runs(datasets_dir), n_baseline, target_rate)
+    runs = uestc_runs(datasets_dir)  # read once: the calibration and the cross-speed table
+    cal = calibrate(runs, n_baseline, target_rate)
     lines = [f"UESTC healthy runs, baseline = first {n_baseline} snapshots of 1 s, later 1-s "
              f"snapshots every 0.25 s: {sum(len(v) for v in cal.scores.values())} scores",
              f"threshold for {target_rate:.1%} false alarms per snapshot: {cal.threshold:.3f}",
@@ -145,7 +146,6 @@ def report(datasets_dir: Path | str, n_baseline: int = 20, target_rate: float = 
     lines.append(f"CWRU normal (0.25-s snapshots, baseline of 10): "
                  f"{sum(len(v) for v in cw.scores.values())} scores; at {threshold:g}:")
     lines += [f"  {k}: {v:.2%}" for k, v in cw.rate_at(threshold).items()]
-    runs = uestc_runs(datasets_dir)
     cross = cross_speed_rates(runs, n_baseline, threshold)
     lines.append(f"one baseline for every speed: share of disjoint 1-s healthy snapshots above "
                  f"{threshold:g}, baseline run (rows) x scored run (columns):")

@@ -31,10 +31,10 @@ MIN_SAMPLES = 5
 DEFAULT_THRESHOLD = 3.6
 # Speed classes: the scale-free features still move with shaft speed (excitation scales with it,
 # resonances do not), so a baseline is learnt per class of log-spaced speed bins, each this
-# relative width. On the real UESTC healthy runs a baseline learnt at one speed calls 58-100 % of
-# the healthy snapshots 20 % faster anomalous, and all of them 40 % faster
+# relative width. On the real UESTC healthy runs a baseline learnt at one speed calls 53-100 % of
+# the healthy snapshots at a speed 17-25 % away anomalous, and all of them 40 % or more away
 # (``windwatch baselines calibrate`` prints the table); a class of 10 % keeps its speeds within
-# half the smallest gap measured.
+# about half the smallest gap measured.
 DEFAULT_SPEED_BIN = 0.10
 ANY_SPEED = -1  # the class of snapshots without a given speed, or of every one with bins off
 
@@ -77,6 +77,11 @@ def speed_bin_range(k: int, width: float) -> tuple[float, float] | None:
     if k == ANY_SPEED or width <= 0:
         return None
     return (1.0 + width) ** k, (1.0 + width) ** (k + 1)
+
+
+def speed_class_name(rpm_range: tuple[float, float] | None) -> str:
+    """A speed class in words: "1156-1272 rpm", or "any speed" for ``None``."""
+    return "any speed" if rpm_range is None else f"{rpm_range[0]:.0f}-{rpm_range[1]:.0f} rpm"
 
 
 def feature_matrix(samples: Sequence[Mapping[str, float]], names: Sequence[str] | None = None

@@ -66,8 +66,7 @@ def _fit_classes(samples: list[dict[str, float]], rpms: list[float | None], widt
         groups.setdefault(model.speed_bin(rpm, width), []).append(features)
     fits, why = {}, []
     for k, group in sorted(groups.items()):
-        rng = model.speed_bin_range(k, width)
-        name = "any speed" if rng is None else f"{rng[0]:.0f}-{rng[1]:.0f} rpm"
+        name = model.speed_class_name(model.speed_bin_range(k, width))
         if len(group) < model.MIN_SAMPLES:
             why.append(f"{name}: {len(group)} snapshots")
             continue

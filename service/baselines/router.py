@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from pipelines.baselines.model import ANY_SPEED
 from service.auth.deps import OperateDep
 from service.baselines import fitting, service
 from service.baselines.schemas import BaselineOut, BaselineVersionOut, FitIn
@@ -32,11 +31,11 @@ def baseline_out(*, session, turbine_name: str, sensor: Sensor, row: SensorBasel
     and every version's summary."""
     head = version_out(row)
     current = service.classes(session, sensor.id)
-    shown = [c for c in current if c.speed_bin != ANY_SPEED or service.n_seen(c) or len(current) == 1]
     msg = "; ".join(
         f"{service.describe_class(c)}: " + (
             f"learning {service.n_seen(c)} of {c.n_required} snapshots" if c.state == LEARNING
-            else f"ready from {service.n_seen(c)} snapshots ({c.source})") for c in shown)
+            else f"ready from {service.n_seen(c)} snapshots ({c.source})")
+        for c in service.shown_classes(current))
     return BaselineOut(
         **head.model_dump(), turbine_id=turbine_name, sensor=sensor.name,
         threshold=row.threshold, fs_hz=row.fs_hz, median=row.median, scale=row.scale,

@@ -96,6 +96,13 @@ def classes(session: Session, sensor_id: int) -> list[SensorBaseline]:
                                 .order_by(SensorBaseline.speed_bin)))
 
 
+def shown_classes(rows: list[SensorBaseline]) -> list[SensorBaseline]:
+    """The classes worth showing: a reset creates its version's "any speed" class at once, so
+    that class is hidden while it is empty, unless it is the only one."""
+    shown = [r for r in rows if r.speed_bin != model.ANY_SPEED or n_seen(r)]
+    return shown or rows[:1]
+
+
 def n_seen(row: SensorBaseline) -> int:
     """Snapshots collected so far (learning) or fitted from (ready)."""
     return len(row.samples or []) if row.state == LEARNING else (row.n_fitted or 0)
@@ -110,8 +117,7 @@ def rpm_range(row: SensorBaseline) -> tuple[float, float] | None:
 
 def describe_class(row: SensorBaseline) -> str:
     """A class in words: "1156-1272 rpm" or "any speed"."""
-    rng = rpm_range(row)
-    return "any speed" if rng is None else f"{rng[0]:.0f}-{rng[1]:.0f} rpm"
+    return model.speed_class_name(rpm_range(row))
 
 
 def as_baseline(row: SensorBaseline) -> model.Baseline:

@@ -23,9 +23,9 @@ class SensorBaseline(Base):
     ``ready`` version at once (``marked_period``). A reset starts a new ``learning`` version; the
     older versions are kept (``reset_at`` says when one was superseded).
 
-A version holds one row per speed class (``speed_bin``, its ``rpm_min``..``rpm_max``; ``-1``:
-snapshots without a given rpm, or every snapshot when speed classes are off). Each class learns
-from its own first snapshots, created when the first snapshot of that speed arrives."""
+    A version holds one row per speed class (``speed_bin``, its ``rpm_min``..``rpm_max``; ``-1``:
+    snapshots without a given rpm, or every snapshot when speed classes are off). Each class
+    learns from its own first snapshots, created when the first snapshot of that speed arrives."""
 
     __tablename__ = "sensor_baselines"
 

@@ -76,24 +76,20 @@ def sensor_trends(*, session: Session, turbine: Turbine, sensor: Sensor, start: 
 def baseline_state(*, session: Session, sensor: Sensor) -> dict | None:
     """The sensor's current baseline in a few words: state, version, k of N (per speed class
     when the sensor's snapshots carry their rpm)."""
-    every = baselines.classes(session, sensor.id)
-    # The "any speed" class of a version is created at a reset; hide it while it stays empty.
-    rows = [r for r in every if r.speed_bin != ANY_SPEED or baselines.n_seen(r)
-            or r.state == "ready"] or every[:1]
+    rows = baselines.shown_classes(baselines.classes(session, sensor.id))
     if not rows:
         return None
     head = max(rows, key=lambda r: r.id)
 
-    def words(r) -> str:
-        return (f"learning {baselines.n_seen(r)}/{r.n_required}" if r.state == "learning"
-                else f"ready v{r.version}")
+    def progress(r) -> str:
+        return f"learning {baselines.n_seen(r)}/{r.n_required}"
 
     if len(rows) == 1 and head.speed_bin == ANY_SPEED:
-        label = words(head)
+        label = progress(head) if head.state == "learning" else f"ready v{head.version}"
     else:
         label = f"v{head.version}, " + ", ".join(
-            f"{baselines.describe_class(r)} {words(r).replace(f' v{r.version}', '')}"
-            for r in rows)
+            f"{baselines.describe_class(r)} "
+            + (progress(r) if r.state == "learning" else "ready") for r in rows)
     return {"state": "ready" if any(r.state == "ready" for r in rows) else "learning",
             "version": head.version, "n_seen": baselines.n_seen(head),
             "n_required": head.n_required, "source": head.source, "label": label}

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from pipelines.baselines.model import speed_class_name
 from service.errors import BadRequest, NotFound
 from service.predictions.schemas import DetectionOut, DiagnosisOut, ModelRef, PredictionOut
 from service.predictions.tables import INGEST, Prediction
@@ -21,8 +22,8 @@ def detection_out(p: Prediction) -> DetectionOut | None:
     if p.baseline_state is None:
         return None
     rng = (None if p.baseline_rpm_min is None or p.baseline_rpm_max is None
-           else [p.baseline_rpm_min, p.baseline_rpm_max])
-    where = "" if rng is None else f" ({rng[0]:.0f}-{rng[1]:.0f} rpm)"
+           else (p.baseline_rpm_min, p.baseline_rpm_max))
+    where = "" if rng is None else f" ({speed_class_name(rng)})"
     if p.anomaly_score is None:
         anomalous = None
         if p.baseline_state != "learning":
@@ -42,7 +43,8 @@ def detection_out(p: Prediction) -> DetectionOut | None:
     return DetectionOut(score=p.anomaly_score, threshold=p.anomaly_threshold,
                         state=p.baseline_state, n_seen=p.baseline_n_seen,
                         n_required=p.baseline_n_required, version=p.baseline_version,
-                        is_anomalous=anomalous, rpm_range=rng, message=msg)
+                        is_anomalous=anomalous, rpm_range=None if rng is None else list(rng),
+                        message=msg)
 
 
 def prediction_out(p: Prediction, turbine: str, sensor: str, model_name: str) -> PredictionOut:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from service.alarms.tables import CLOSED, Alarm
 from service.baselines import fitting
 from service.baselines import service as baselines
-from service.baselines.tables import LEARNING
+from service.baselines.tables import READY
 from service.batches.tables import Batch
 from service.jobs.context import JobContext, JobSkipped
 from service.predictions.tables import INGEST, Prediction
@@ -77,12 +77,13 @@ def run(ctx: JobContext, params: Params) -> dict:
         ctx.progress(i / len(sensors), f"{turbine}/{sensor}")
         where = {"turbine": turbine, "sensor": sensor}
         with ctx.session_factory() as session:
-            current = baselines.current(session, sensor_id)
-            if current is None or all(c.state == LEARNING
-                                      for c in baselines.classes(session, sensor_id)):
+            fitted = [c for c in baselines.classes(session, sensor_id) if c.state == READY]
+            if not fitted:
                 skipped.append({**where, "reason": "its baseline is still learning from its "
-                                "first snapshots" if current else "no baseline yet"})
+                                "first snapshots" if baselines.current(session, sensor_id)
+                                else "no baseline yet"})
                 continue
+            current = fitted[-1]
             samples = healthy_samples(session=session, sensor_id=sensor_id, n=n)
             if len(samples) < n:
                 skipped.append({**where, "reason": f"{len(samples)} recent snapshots not covered "

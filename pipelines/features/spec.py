@@ -28,6 +28,9 @@ class InputSpec:
     speed_search: ``defect_orders`` only: how far (relative) each window may correct the given
           shaft speed to where the bearing's defect combs line up (``comb_speed_scales``);
           0 reads at the given speed (checkpoints saved before this field).
+    speed_gain_db: ``defect_orders`` only: how much stronger (dB) a comb must read at a
+          corrected speed for a window to move there; 4 for checkpoints saved before this
+          field (what they were trained with).
     """
 
     kind: Literal["spectrum", "spectrogram", "defect_orders"] = "spectrum"
@@ -43,6 +46,7 @@ class InputSpec:
     min_seconds: float = 0.5
     db_per_unit: float = 0.0
     speed_search: float = 0.0
+    speed_gain_db: float = 4.0
 
     @property
     def window_len(self) -> int:
@@ -105,4 +109,4 @@ class InputSpec:
 SPECTRUM_SPEC = InputSpec()
 SPECTROGRAM_SPEC = InputSpec(kind="spectrogram", n_fft=256, n_bins=128, hop=128, n_frames=128)
 DEFECT_ORDER_SPEC = InputSpec(kind="defect_orders", fs_hz=0.0, n_fft=0, n_bins=0, max_windows=8,
-                              db_per_unit=6.0, speed_search=0.05)
+                              db_per_unit=6.0, speed_search=0.05, speed_gain_db=6.0)

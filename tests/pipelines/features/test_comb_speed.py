@@ -10,7 +10,7 @@ import numpy as np
 from pipelines.dsp.kinematics import BEARINGS
 from pipelines.features.comb_speed import SPEED_STEP, on_line_harmonics, speed_scales
 from pipelines.features.defect_orders import FAMILIES, defect_order_inputs, family_prominence
-from pipelines.features.spec import DEFECT_ORDER_SPEC
+from pipelines.features.spec import DEFECT_ORDER_SPEC, InputSpec
 from pipelines.inference.shaft import ShaftContext
 from pipelines.inference.snapshot import defect_order_diagnosis
 from tests.pipelines.features.test_defect_orders import impacts
@@ -72,3 +72,16 @@ def test_the_diagnosis_says_where_the_combs_lined_up():
     _, _, exact = defect_order_diagnosis(x, fs, SPEC, ShaftContext(rpm=1500.0, defect_orders=ORDERS))
     assert exact["defect_comb_rpm"] is None
     assert not any("defect combs line up" in w for w in exact["warnings"])
+
+
+def test_the_gain_a_move_needs_is_the_specs_and_legacy_specs_keep_theirs():
+    fs, true_hz = 25_600.0, 25.0
+    x = impacts(fs, 1.0, ORDERS["BPFI"] * true_hz, 6_000.0)
+    never = dataclasses.replace(SPEC, speed_gain_db=100.0)
+    _, _, info = defect_order_inputs(x, fs, never, 1.04 * true_hz, ORDERS)
+    assert (info["speed_scales"] == 1.0).all()
+    # Current models move a window only for a full gate unit (6 dB); a checkpoint saved
+    # before the field was trained with 4 dB and is read with it.
+    assert SPEC.speed_gain_db == SPEC.db_per_unit == 6.0
+    legacy = {k: v for k, v in SPEC.to_dict().items() if k != "speed_gain_db"}
+    assert InputSpec.from_dict(legacy).speed_gain_db == 4.0

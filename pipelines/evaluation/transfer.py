@@ -52,6 +52,7 @@ RULE_AT_GATE = "envelope_rule_6db"  # threshold: the models' fixed 6-dB comb gat
 # The 2-D model costs ~4x the 1-D one per step: by default it runs on these protocols only.
 ARCH_PROTOCOLS: dict[str, tuple[str, ...]] = {"family2d": ("leave_one_rig_out",)}
 SOURCES = ("models.family_head", "models.family1d", "models.family2d",
+           "pipelines.features.spec", "pipelines.dsp.envelope",
            "pipelines.features.defect_orders", "pipelines.features.cells",
            "pipelines.features.comb_speed", "pipelines.learning.family_training")
 Log = Callable[[str], None]

@@ -129,10 +129,11 @@ def latest_batches(*, session: Session, sensor_ids: list[int], end: datetime | N
 
 
 def batch_spectra(*, session: Session, store: RawStore, batch: Batch, n_points: int = 800) -> dict:
-    """Spectrum (0..Nyquist) and envelope spectrum (kurtogram band, up to 6x BPFI) of the first
-    channel, with the bearing defect frequencies at the batch's rpm, or where the diagnosis
-    found the defect combs lined up (configured geometry, or the catalogue default the
-    kinematics service assumes)."""
+    """Spectrum (0..Nyquist) and envelope spectrum (up to 6x BPFI) of the first channel, with the
+    bearing defect frequencies at the batch's rpm, or where the diagnosis found the defect combs
+    lined up (configured geometry, or the catalogue default the kinematics service assumes).
+    The envelope is taken in the band the diagnosis read, so the page shows the lines the
+    verdict rests on; the kurtogram of the first channel only for predictions without one."""
     x, names, _ = store.read(batch.raw_uri, batch.raw_sha256)
     fs = batch.sample_rate_hz
     freqs, amp = display_spectrum(x[:1], fs, n_points=n_points)
@@ -146,10 +147,14 @@ def batch_spectra(*, session: Session, store: RawStore, batch: Batch, n_points: 
         shaft_hz = rpm / 60.0 * kin.shaft_speed_ratio
         defects = {"1X": shaft_hz, **kin.bearing.defect_frequencies_hz(shaft_hz)}
     fmax = 6.0 * defects["BPFI"] if defects else min(1000.0, fs / 4)
-    try:
-        band = spectral_kurtosis_band(x[:1], fs)
-    except ValueError:  # too short for a kurtogram: a generic high band
-        band = (0.25 * fs, 0.45 * fs)
+    read = diagnosis.get("band_hz") or ()
+    if len(read) == 2 and 0.0 < float(read[0]) < float(read[1]) < fs / 2:
+        band = (float(read[0]), float(read[1]))
+    else:
+        try:
+            band = spectral_kurtosis_band(x[:1], fs)
+        except ValueError:  # too short for a kurtogram: a generic high band
+            band = (0.25 * fs, 0.45 * fs)
     ef, ea = envelope_spectrum(x[:1], fs, band, n_points=n_points, fmax_hz=fmax)
     return {
         "batch_id": batch.id, "channel": names[0], "unit": batch.unit, "rpm": batch.rpm,

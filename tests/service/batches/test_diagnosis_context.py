@@ -4,6 +4,7 @@ geometry is refused — each with a clear 4xx or warning and nothing half-writte
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from tests.service.bodies import ARROW, arrow_body, meta, signal
@@ -73,3 +74,21 @@ def test_geometry_that_cannot_be_physical_is_refused(client, body, needle):
     assert r.status_code == 422, r.text
     assert needle in str(r.json()["detail"])
     assert client.get(GEOM.format("WT-D4", "hss")).status_code == 404
+
+
+def test_the_turbine_pages_envelope_is_read_in_the_diagnosis_band(client):
+    # 4 s; a knock ringing 10 kHz at 3 s on the first channel: that channel's kurtogram over the
+    # whole record picks the knock's band, the diagnosis (first 2 s, every channel) another.
+    fs = 25_600.0
+    x = signal(n=int(4 * fs))
+    t = np.arange(400) / fs
+    x[0, int(3 * fs):int(3 * fs) + 400] += (np.exp(-t * 2_000.0) * np.sin(2 * np.pi * 1e4 * t)
+                                           ).astype(np.float32)
+    r = client.post(POST.format("WT-D5"), content=arrow_body(x, meta(rpm=1500.0)),
+                    headers={"Content-Type": ARROW})
+    assert r.status_code == 201, r.text
+    band = r.json()["prediction"]["diagnosis"]["band_hz"]
+    assert not band[0] < 1e4 < band[1]
+    spectra = client.get(f"/ui/batches/{r.json()['batch_id']}/spectra.json")
+    assert spectra.status_code == 200, spectra.text
+    assert spectra.json()["envelope"]["band_hz"] == [round(band[0], 1), round(band[1], 1)]

@@ -147,8 +147,7 @@ def batch_spectra(*, session: Session, store: RawStore, batch: Batch, n_points: 
         shaft_hz = rpm / 60.0 * kin.shaft_speed_ratio
         defects = {"1X": shaft_hz, **kin.bearing.defect_frequencies_hz(shaft_hz)}
     fmax = 6.0 * defects["BPFI"] if defects else min(1000.0, fs / 4)
-    read = diagnosis.get("band_hz") or ()
-    if len(read) == 2 and 0.0 < float(read[0]) < float(read[1]) < fs / 2:
+    if read := diagnosis.get("band_hz"):  # defect-order models store the band they read
         band = (float(read[0]), float(read[1]))
     else:
         try:

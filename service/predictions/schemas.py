@@ -41,7 +41,8 @@ class DiagnosisOut(BaseModel):
     comb_rpm: float | None = Field(description="The spectrum's own shaft-comb speed.")
     defect_comb_rpm: float | None = Field(
         default=None, description="Where windows were read off `rpm` because the bearing's "
-                                  "defect comb lines up within 5 % of it (6 dB stronger): that "
+                                  "defect comb lines up within 5 % of it, reading at least the "
+                                  "model's `input_spec.speed_gain_db` stronger there: that "
                                   "speed (median over those windows); null when none moved.")
     speed_confidence_db: float | None = Field(
         description="Comb prominence: < 3 dB means the spectrum shows no clear shaft comb.")

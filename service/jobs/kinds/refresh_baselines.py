@@ -77,11 +77,11 @@ def run(ctx: JobContext, params: Params) -> dict:
         ctx.progress(i / len(sensors), f"{turbine}/{sensor}")
         where = {"turbine": turbine, "sensor": sensor}
         with ctx.session_factory() as session:
-            fitted = [c for c in baselines.classes(session, sensor_id) if c.state == READY]
+            rows = baselines.classes(session, sensor_id)  # the current version's classes
+            fitted = [c for c in rows if c.state == READY]
             if not fitted:
                 skipped.append({**where, "reason": "its baseline is still learning from its "
-                                "first snapshots" if baselines.current(session, sensor_id)
-                                else "no baseline yet"})
+                                "first snapshots" if rows else "no baseline yet"})
                 continue
             current = fitted[-1]
             samples = healthy_samples(session=session, sensor_id=sensor_id, n=n)
